@@ -1,0 +1,1 @@
+"""Administration: staff accounts and tiers, the development mailbox, the delivery outbox."""

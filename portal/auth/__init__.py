@@ -1,0 +1,1 @@
+"""Accounts, roles and sign-in: passwords, email verification, resets, GitHub, API tokens."""

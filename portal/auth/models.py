@@ -1,0 +1,120 @@
+"""User accounts with their role and support tier, and per-staff API tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import IntEnum, StrEnum
+
+from flask_login import UserMixin
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.core.db import UTCDateTime, utcnow
+from portal.extensions import db
+
+
+class Role(StrEnum):
+    APPLICANT = "applicant"
+    DELEGATE = "delegate"
+    STAFF = "staff"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        return list(Role).index(self)
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+class SupportTier(IntEnum):
+    COMMUNITY_ENGAGEMENT = 1
+    SERVICE_DESK = 2
+    EXPERT = 3
+
+    @property
+    def label(self) -> str:
+        return {1: "Tier 1: community engagement", 2: "Tier 2: service desk", 3: "Tier 3: experts"}[
+            self.value
+        ]
+
+
+class User(UserMixin, db.Model):  # type: ignore[name-defined]
+    """A person who can sign in: applicant, delegate, staff (with a support tier) or admin."""
+
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20), default=Role.APPLICANT)
+    support_tier: Mapped[int | None] = mapped_column(Integer)
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    github_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    github_username: Mapped[str | None] = mapped_column(String(39), unique=True)
+    slack_user_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Part of the session id: raising it signs the account out everywhere.
+    auth_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
+
+    def get_id(self) -> str:
+        return f"{self.id}.{self.auth_version}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def role_enum(self) -> Role:
+        return Role(self.role)
+
+    def has_role(self, role: Role) -> bool:
+        """Roles are ordered: an admin can do what staff can, staff what delegates can."""
+        return self.role_enum.rank >= role.rank
+
+    def has_role_name(self, name: str) -> bool:
+        return self.has_role(Role(name))
+
+    @property
+    def is_staff(self) -> bool:
+        return self.has_role(Role.STAFF)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+    @property
+    def tier(self) -> SupportTier | None:
+        return SupportTier(self.support_tier) if self.support_tier else None
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.email} {self.role}>"
+
+
+class ApiToken(db.Model):  # type: ignore[name-defined]
+    """A bearer token for the JSON API; only its SHA-256 is stored."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(back_populates="tokens")

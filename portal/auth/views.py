@@ -1,0 +1,329 @@
+"""Sign-in, registration, verification, password reset, GitHub sign-in and the account page."""
+
+from __future__ import annotations
+
+from authlib.integrations.flask_client import FlaskOAuth2App, OAuth
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_user, logout_user
+from sqlalchemy import select
+
+from portal.auth import services
+from portal.auth.forms import (
+    ChangePasswordForm,
+    ConfirmForm,
+    EmailOnlyForm,
+    LoginForm,
+    ProfileForm,
+    RegisterForm,
+    ResetPasswordForm,
+    TokenForm,
+)
+from portal.auth.models import ApiToken, User
+from portal.core.security import public, signed_in_required, staff_required
+from portal.core.templating import add_nav_item
+from portal.core.tokens import InvalidToken
+from portal.core.urls import external_url, is_safe_next
+from portal.extensions import db, limiter, login_manager
+
+bp = Blueprint("auth", __name__, url_prefix="/auth", template_folder="templates")
+account_bp = Blueprint("account", __name__, url_prefix="/account", template_folder="templates")
+
+
+def _login_limit() -> str:
+    return str(current_app.config["LOGIN_RATE_LIMIT"])
+
+
+def _login_email_key() -> str:
+    return "login-email:" + request.form.get("email", "").strip().lower()
+
+
+def _start_session(user: User, remember: bool = False) -> None:
+    # A fresh session on sign-in: nothing from before (a planted session id) carries over.
+    session.clear()
+    login_user(user, remember=remember)
+    session.permanent = True
+
+
+def _github() -> FlaskOAuth2App:
+    """This app's GitHub OAuth client (404 when GitHub sign-in is not configured)."""
+    client = current_app.extensions.get("portal.github_oauth")
+    if client is None:
+        abort(404)
+    return client
+
+
+def _redirect_after_login() -> ResponseReturnValue:
+    target = request.args.get("next") or request.form.get("next")
+    return redirect(target if is_safe_next(target) else url_for("pages.home"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_login_limit, methods=["POST"], key_func=_login_email_key)
+@public
+def login() -> ResponseReturnValue:
+    if current_user.is_authenticated:
+        return _redirect_after_login()
+    form = LoginForm()
+    unverified = False
+    if form.validate_on_submit():
+        try:
+            user = services.authenticate(form.email.data or "", form.password.data or "")
+        except services.EmailNotVerified as exc:
+            form.form_errors.append(exc.message)
+            unverified = True
+        except services.AuthError as exc:
+            form.form_errors.append(exc.message)
+        else:
+            _start_session(user, bool(form.remember.data))
+            services.record_login(user)
+            return _redirect_after_login()
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template(
+        "auth/login.html", form=form, unverified=unverified, next=request.args.get("next", "")
+    ), status
+
+
+@bp.route("/logout", methods=["POST"])
+@public
+def logout() -> ResponseReturnValue:
+    ConfirmForm()  # CSRF is checked globally; the form is only for the template.
+    logout_user()
+    session.clear()
+    flash("You are signed out.", "info")
+    return redirect(url_for("pages.home"))
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@public
+def register() -> ResponseReturnValue:
+    form = RegisterForm()
+    if form.validate_on_submit():
+        try:
+            user = services.register_account(
+                email=form.email.data or "",
+                full_name=form.full_name.data or "",
+                password=form.password.data or "",
+            )
+        except services.EmailAlreadyRegistered as exc:
+            form.email.errors = [*form.email.errors, exc.message]
+        else:
+            return render_template("auth/check_email.html", email=user.email)
+    status = 422 if form.errors else 200
+    return render_template("auth/register.html", form=form), status
+
+
+@bp.route("/verify/<token>")
+@public
+def verify_email(token: str) -> ResponseReturnValue:
+    try:
+        user = services.verify_email(token)
+    except InvalidToken as exc:
+        return render_template("auth/token_problem.html", reason=exc.reason), 400
+    flash("Thank you: your email address is confirmed.", "success")
+    if current_user.is_authenticated and current_user.id == user.id:
+        return redirect(url_for("pages.home"))
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/verify", methods=["GET", "POST"])
+@public
+def resend_verification() -> ResponseReturnValue:
+    form = EmailOnlyForm()
+    if form.validate_on_submit():
+        services.resend_verification(form.email.data or "")
+        return render_template("auth/check_email.html", email=form.email.data)
+    return render_template("auth/resend.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+@public
+def request_reset() -> ResponseReturnValue:
+    form = EmailOnlyForm()
+    if form.validate_on_submit():
+        services.request_password_reset(form.email.data or "")
+        return render_template("auth/check_email.html", email=form.email.data, reset=True)
+    return render_template("auth/reset_request.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+@public
+def reset_password(token: str) -> ResponseReturnValue:
+    try:
+        services.user_for_reset_token(token)
+    except InvalidToken as exc:
+        return render_template("auth/token_problem.html", reason=exc.reason), 400
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.reset_password(token, form.password.data or "")
+        except InvalidToken as exc:
+            return render_template("auth/token_problem.html", reason=exc.reason), 400
+        logout_user()
+        session.clear()
+        flash("Your password is set. Sign in with it now.", "success")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/reset_password.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/github/login")
+@public
+def github_login() -> ResponseReturnValue:
+    github = _github()
+    target = request.args.get("next")
+    session["github_next"] = target if is_safe_next(target) else None
+    return github.authorize_redirect(external_url("auth.github_callback"))
+
+
+@bp.route("/github/callback")
+@public
+def github_callback() -> ResponseReturnValue:
+    github = _github()
+    try:
+        github.authorize_access_token()
+        profile = github.get("user").json()
+        emails = github.get("user/emails").json()
+    except Exception:  # denied, bad state, GitHub unreachable: all end the same way for the user
+        current_app.logger.warning("GitHub sign-in failed", exc_info=True)
+        flash("GitHub sign-in did not complete. Please try again.", "error")
+        return redirect(url_for("auth.login"))
+    verified = [e for e in emails if isinstance(e, dict) and e.get("verified")]
+    primary = next((e for e in verified if e.get("primary")), verified[0] if verified else None)
+    identity = services.GitHubIdentity(
+        id=int(profile["id"]),
+        login=str(profile["login"]),
+        name=profile.get("name"),
+        verified_email=primary["email"] if primary else None,
+    )
+    signed_in = current_user if current_user.is_authenticated else None
+    try:
+        user = services.sign_in_with_github(identity, signed_in)
+    except services.AuthError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("auth.login"))
+    target = session.pop("github_next", None)
+    if signed_in is None:
+        _start_session(user)
+    flash(f"Signed in with GitHub as {identity.login}.", "success")
+    return redirect(target if is_safe_next(target) else url_for("pages.home"))
+
+
+@account_bp.route("/", methods=["GET", "POST"])
+@signed_in_required
+def profile() -> ResponseReturnValue:
+    form = ProfileForm(obj=current_user)
+    if form.validate_on_submit():
+        try:
+            services.update_profile(
+                current_user,
+                full_name=form.full_name.data or "",
+                slack_user_id=form.slack_user_id.data,
+            )
+        except services.AuthError as exc:
+            form.slack_user_id.errors = [*form.slack_user_id.errors, exc.message]
+        else:
+            flash("Your details are saved.", "success")
+            return redirect(url_for("account.profile"))
+    return render_template(
+        "auth/profile.html", form=form, password_form=ChangePasswordForm()
+    ), 422 if form.errors else 200
+
+
+@account_bp.route("/password", methods=["POST"])
+@signed_in_required
+def change_password() -> ResponseReturnValue:
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.change_password(
+                current_user, form.current.data or "", form.password.data or ""
+            )
+        except services.AuthError as exc:
+            form.current.errors = [*form.current.errors, exc.message]
+        else:
+            _start_session(current_user._get_current_object())
+            flash("Your password is changed; other devices are signed out.", "success")
+            return redirect(url_for("account.profile"))
+    return render_template(
+        "auth/profile.html", form=ProfileForm(obj=current_user), password_form=form
+    ), 422
+
+
+@account_bp.route("/tokens", methods=["GET", "POST"])
+@staff_required
+def tokens() -> ResponseReturnValue:
+    form = TokenForm()
+    new_token = None
+    if form.validate_on_submit():
+        new_token = services.create_api_token(current_user, form.name.data or "")
+        form = TokenForm(formdata=None)
+    rows = db.session.scalars(
+        select(ApiToken)
+        .where(ApiToken.user_id == current_user.id)
+        .order_by(ApiToken.created_at.desc())
+    ).all()
+    return render_template(
+        "auth/tokens.html", form=form, tokens=rows, new_token=new_token, confirm=ConfirmForm()
+    ), 422 if form.errors else 200
+
+
+@account_bp.route("/tokens/<int:token_id>/revoke", methods=["POST"])
+@staff_required
+def revoke_token(token_id: int) -> ResponseReturnValue:
+    ConfirmForm()
+    try:
+        services.revoke_api_token(current_user, token_id)
+    except services.AuthError:
+        abort(404)
+    flash("The token is revoked.", "success")
+    return redirect(url_for("account.tokens"))
+
+
+@login_manager.user_loader
+def _load_user(session_id: str) -> User | None:
+    user_id, _, version = session_id.partition(".")
+    if not user_id.isdigit() or not version.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.active or user.auth_version != int(version):
+        return None
+    return user
+
+
+@login_manager.unauthorized_handler
+def _unauthorized() -> ResponseReturnValue:
+    abort(401)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    app.register_blueprint(account_bp)
+    config = app.config
+    if config["GITHUB_CLIENT_ID"] and config["GITHUB_CLIENT_SECRET"]:
+        # One registry per app: the client keeps the URLs it was created with.
+        registry = OAuth(app)
+        registry.register(
+            name="github",
+            client_id=config["GITHUB_CLIENT_ID"],
+            client_secret=config["GITHUB_CLIENT_SECRET"],
+            access_token_url=f"{config['GITHUB_URL']}/login/oauth/access_token",
+            authorize_url=f"{config['GITHUB_URL']}/login/oauth/authorize",
+            api_base_url=f"{config['GITHUB_API_URL']}/",
+            client_kwargs={"scope": "read:user user:email"},
+        )
+        app.extensions["portal.github_oauth"] = registry.create_client("github")
+    add_nav_item(app, "account.profile", "Account", "applicant", order=90)
+    add_nav_item(app, "auth.login", "Sign in", "anonymous", order=95)

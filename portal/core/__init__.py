@@ -1,0 +1,1 @@
+"""Shared core of the portal: database helpers, time, security, errors, logging, outbox."""

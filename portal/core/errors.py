@@ -1,0 +1,69 @@
+"""Friendly error pages, and JSON errors with a reason for API paths."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, flash, jsonify, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger("portal.errors")
+
+MESSAGES = {
+    400: "The request could not be understood.",
+    401: "Please sign in to see this page.",
+    403: "Your account does not have access to this page.",
+    404: "We could not find that page.",
+    405: "That action is not allowed here.",
+    413: "The upload is too large.",
+    429: "Too many attempts. Please wait a little and try again.",
+    500: "Something went wrong on our side. It has been logged; please try again.",
+}
+
+
+def wants_json() -> bool:
+    return request.path.startswith(("/api/", "/slack/")) or (
+        request.accept_mimetypes.best == "application/json"
+    )
+
+
+def error_response(status: int, reason: str, name: str | None = None) -> ResponseReturnValue:
+    if wants_json():
+        response = jsonify(
+            error=name or MESSAGES.get(status, "error"), reason=reason, status=status
+        )
+        response.status_code = status
+        return response
+    return render_template("error.html", status=status, reason=reason), status
+
+
+def init_error_handlers(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def _csrf(error: CSRFError) -> ResponseReturnValue:
+        return error_response(
+            400,
+            "This form has expired or did not come from this site. Reload the page and try again.",
+            "csrf_failed",
+        )
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException) -> ResponseReturnValue:
+        status = error.code or 500
+        if status == 401 and not wants_json():
+            flash(MESSAGES[401], "info")
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        custom = error.description and error.description != type(error).description
+        reason = error.description if custom else MESSAGES.get(status, error.description or "")
+        response = error_response(status, str(reason), error.name.lower().replace(" ", "_"))
+        if status == 429 and isinstance(response, Response):
+            response.headers.setdefault("Retry-After", "60")
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> ResponseReturnValue:
+        if isinstance(error, HTTPException):
+            return _http(error)
+        log.exception("unhandled error", exc_info=error)
+        return error_response(500, MESSAGES[500], "internal_server_error")

@@ -1,0 +1,1 @@
+"""The tiered help desk: tickets, SLA clocks, escalation, and two-way Slack."""

@@ -1,0 +1,240 @@
+"""The help desk for requesters: file a ticket (with documentation suggestions), follow it,
+reply, mark it solved and rate the help; and the feature's registration."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+
+from portal.auth.forms import ConfirmForm
+from portal.cli import register_demo_seeder
+from portal.core.api import register_api_blueprint
+from portal.core.security import delegate_required
+from portal.core.templating import add_nav_item
+from portal.extensions import db, limiter
+from portal.helpdesk import (
+    api,
+    attachments,
+    demo,
+    docs_search,
+    present,
+    queries,
+    services,
+    slack_views,
+    staff_views,
+)
+from portal.helpdesk.forms import NewTicketForm, RatingForm, ReplyForm
+from portal.helpdesk.history import describe_event
+from portal.helpdesk.models import Ticket, TicketAttachment
+from portal.outbox.worker import register_job
+
+bp = Blueprint("helpdesk", __name__, url_prefix="/tickets", template_folder="templates")
+
+SHOW_CHOICES = {"open": True, "closed": False, "all": None}
+FILING_LIMIT = "30 per hour;100 per day"
+
+
+@bp.route("/")
+@delegate_required
+def index() -> ResponseReturnValue:
+    show = request.args.get("show", "open")
+    if show not in SHOW_CHOICES:
+        show = "open"
+    page = db.paginate(
+        queries.requester_tickets(current_user, show_open=SHOW_CHOICES[show]),
+        per_page=25,
+        error_out=False,
+    )
+    return render_template(
+        "helpdesk/my_tickets.html", page=page, show=show, requester_label=services.requester_label
+    )
+
+
+def _per_account() -> str:
+    return f"helpdesk-file:{current_user.get_id()}"
+
+
+@bp.route("/new", methods=["GET", "POST"])
+# Generous for people, tight enough that a runaway script cannot flood the queues.
+@limiter.limit(FILING_LIMIT, methods=["POST"], key_func=_per_account)
+@delegate_required
+def new() -> ResponseReturnValue:
+    form = NewTicketForm(allow_urgent=current_user.is_staff)
+    if request.method == "GET" and request.args.get("subject"):
+        form.subject.data = request.args["subject"][:200]
+    # "Search the documentation" (the page's no-JavaScript way to get suggestions) only looks.
+    if request.method == "POST" and request.form.get("action") == "suggest":
+        return render_template(
+            "helpdesk/new_ticket.html",
+            form=form,
+            suggestions=docs_search.suggest(form.subject.data or ""),
+            searched=True,
+        )
+    if form.validate_on_submit():
+        try:
+            ticket = services.create_ticket(
+                current_user,
+                subject=form.subject.data or "",
+                description=form.description.data or "",
+                category=form.category.data or "",
+                priority=form.priority.data or "",
+                uploads=form.attachments.uploads,
+            )
+        except services.HelpdeskError as exc:
+            form.form_errors.append(exc.message)
+        else:
+            flash(
+                f"Ticket #{ticket.id} is filed. We will email you when the help desk answers.",
+                "success",
+            )
+            return redirect(url_for("helpdesk.ticket", number=ticket.id))
+    submitted = form.is_submitted()
+    return render_template(
+        "helpdesk/new_ticket.html",
+        form=form,
+        suggestions=docs_search.suggest(form.subject.data or "") if submitted else [],
+        searched=submitted,
+    ), 422 if form.errors or form.form_errors else 200
+
+
+@bp.route("/suggest")
+@delegate_required
+def suggest() -> ResponseReturnValue:
+    """Documentation pages for what the delegate is typing (the new-ticket page's script)."""
+    text = request.args.get("q", "")[:200]
+    results = [{"title": s.title, "url": s.url} for s in docs_search.suggest(text)]
+    return jsonify(query=text, results=results)
+
+
+def _own_ticket(number: int) -> Ticket:
+    ticket = services.requester_ticket(current_user, number)
+    if ticket is None:
+        abort(404)
+    return ticket
+
+
+def _render_ticket(
+    ticket: Ticket,
+    *,
+    reply_form: ReplyForm | None = None,
+    rating_form: RatingForm | None = None,
+    status: int = 200,
+) -> ResponseReturnValue:
+    loaded = services.ticket_for_page(ticket.id)
+    rating = rating_form or RatingForm(
+        formdata=None, data={"rating": str(ticket.rating) if ticket.rating else None}
+    )
+    if rating_form is None and ticket.rating_comment:
+        rating.comment.data = ticket.rating_comment
+    return render_template(
+        "helpdesk/ticket.html",
+        ticket=loaded,
+        reply_form=reply_form or ReplyForm(formdata=None),
+        rating_form=rating,
+        confirm=ConfirmForm(),
+        requester_label=services.requester_label,
+        can_reopen=services.requester_can_reply(loaded) if loaded else False,
+        suggestions=docs_search.suggest(ticket.subject, limit=3) if ticket.state == "new" else [],
+    ), status
+
+
+@bp.route("/<int:number>")
+@delegate_required
+def ticket(number: int) -> ResponseReturnValue:
+    return _render_ticket(_own_ticket(number))
+
+
+@bp.route("/<int:number>/reply", methods=["POST"])
+@delegate_required
+def reply(number: int) -> ResponseReturnValue:
+    ticket = _own_ticket(number)
+    form = ReplyForm()
+    if form.validate_on_submit():
+        try:
+            services.add_requester_reply(
+                current_user, number, form.body.data or "", form.attachments.uploads
+            )
+        except services.TicketNotFound:
+            abort(404)
+        except services.HelpdeskError as exc:
+            form.form_errors.append(exc.message)
+        else:
+            flash("Your reply is added; the help desk has been told.", "success")
+            return redirect(url_for("helpdesk.ticket", number=number, _anchor="conversation-end"))
+    return _render_ticket(ticket, reply_form=form, status=422)
+
+
+@bp.route("/<int:number>/solved", methods=["POST"])
+@delegate_required
+def solved(number: int) -> ResponseReturnValue:
+    _own_ticket(number)
+    ConfirmForm()
+    try:
+        services.mark_solved(current_user, number)
+    except services.TicketNotFound:
+        abort(404)
+    except services.HelpdeskError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("helpdesk.ticket", number=number))
+    flash("Thank you: the ticket is marked solved. You can rate the help below.", "success")
+    return redirect(url_for("helpdesk.ticket", number=number, _anchor="rate"))
+
+
+@bp.route("/<int:number>/rate", methods=["POST"])
+@delegate_required
+def rate(number: int) -> ResponseReturnValue:
+    ticket = _own_ticket(number)
+    form = RatingForm()
+    if form.validate_on_submit():
+        try:
+            services.rate_ticket(
+                current_user, number, int(form.rating.data or 0), form.comment.data or ""
+            )
+        except services.TicketNotFound:
+            abort(404)
+        except services.HelpdeskError as exc:
+            form.form_errors.append(exc.message)
+        else:
+            flash("Thank you for rating the help.", "success")
+            return redirect(url_for("helpdesk.ticket", number=number))
+    return _render_ticket(ticket, rating_form=form, status=422)
+
+
+@bp.route("/<int:number>/attachments/<int:attachment_id>")
+@delegate_required
+def attachment(number: int, attachment_id: int) -> ResponseReturnValue:
+    ticket = _own_ticket(number)
+    found = db.session.get(TicketAttachment, attachment_id)
+    # Files on internal notes do not exist for the requester.
+    if found is None or found.ticket_id != ticket.id or found.internal:
+        abort(404)
+    return attachments.send_download(found)
+
+
+def init_app(app: Flask) -> None:
+    """Register the feature's blueprints, navigation, jobs, seeders and commands."""
+    app.register_blueprint(bp)
+    app.register_blueprint(staff_views.bp)
+    app.jinja_env.filters["ticket_event"] = describe_event
+    app.jinja_env.filters["due_badge"] = present.due_badge
+    app.jinja_env.globals.update(
+        state_tones=present.STATE_TONES, priority_tones=present.PRIORITY_TONES
+    )
+    slack_views.init_app(app)
+    register_api_blueprint(app, api.bp)
+    add_nav_item(app, "helpdesk.index", "Help desk", "delegate", order=60)
+    add_nav_item(app, "helpdesk_staff.queue", "Ticket queue", "staff", order=65)
+    register_job(app, "helpdesk.sla_sweep", 30, services.run_sla_sweep)
+    register_job(app, "helpdesk.close_resolved", 900, services.close_resolved_tickets)
+    register_demo_seeder(app, 30, demo.seed_demo_tickets)

@@ -1,0 +1,47 @@
+"""The `flask --app app signup ...` commands, and the bootstrap step that loads the shipped DP0
+programme into a portal that has none."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import func, select
+
+from portal.extensions import db
+from portal.signup import programmes, provisioning, services
+from portal.signup.errors import SignupError
+from portal.signup.models import Programme
+
+DEFAULT_PROGRAMME_FILE = Path(__file__).resolve().parents[2] / "config" / "dp0_programme.toml"
+
+signup_cli = AppGroup("signup", help="Delegate sign-up: programmes, waves and the waitlist.")
+
+
+@signup_cli.command("load-config")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def load_config(path: Path) -> None:
+    """Create or update a programme, its waves and targets from a TOML file (safe to repeat)."""
+    try:
+        lines = programmes.load_config(path)
+    except SignupError as exc:
+        raise click.ClickException(exc.message) from exc
+    for line in lines:
+        click.echo(line)
+
+
+@signup_cli.command("run-jobs")
+def run_jobs() -> None:
+    """Run the sign-up jobs the worker runs every minute, once, now: offer expiry and
+    reminders, waitlist carry-over, offers of free seats, provisioning status."""
+    for line in services.run_signup_cycle().lines():
+        click.echo(line)
+    click.echo(f"provisioning statuses changed: {provisioning.sync_provisioning()}")
+
+
+def load_default_programme() -> list[str]:
+    """Bootstrap: a portal with no programme gets the shipped DP0 one."""
+    if db.session.scalar(select(func.count()).select_from(Programme)):
+        return []
+    return [f"sign-up: {line}" for line in programmes.load_config(DEFAULT_PROGRAMME_FILE)]

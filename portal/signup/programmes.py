@@ -1,0 +1,281 @@
+"""Configuring programmes: their limits, waves and soft targets, from the admin pages or from a
+TOML file (`flask --app app signup load-config FILE`). Capacities obey the seat rule: none can
+be lowered below the seats already taken."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.core.db import transaction, utcnow
+from portal.core.templating import portal_zone
+from portal.extensions import db
+from portal.signup.attributes import ATTRIBUTES, is_known
+from portal.signup.errors import CapacityBelowSeatsTaken, InvalidConfig, NotAllowed
+from portal.signup.models import AdmissionMode, Programme, Target, Wave
+from portal.signup.seats import lock_programme, seats_held
+
+# Attributes a person has exactly one value of: their target fractions cannot add up past 1.
+MULTI_VALUED = {"science_collaboration"}
+
+
+@dataclass(frozen=True)
+class ProgrammeFields:
+    slug: str
+    name: str
+    total_capacity: int
+    plus_one_capacity: int = 0
+    guidelines_url: str = ""
+    guidelines_text: str = ""
+    offer_lifetime_hours: int = 7 * 24
+    accepting_applications: bool = True
+
+
+@dataclass(frozen=True)
+class WaveFields:
+    slug: str
+    name: str
+    opens_at: datetime
+    closes_at: datetime | None
+    capacity: int
+    mode: str = AdmissionMode.REVIEWED
+    carry_over_waitlist: bool = True
+
+
+def programme_fields(programme: Programme) -> ProgrammeFields:
+    return ProgrammeFields(**{f.name: getattr(programme, f.name) for f in fields(ProgrammeFields)})
+
+
+def wave_fields(wave: Wave) -> WaveFields:
+    return WaveFields(**{f.name: getattr(wave, f.name) for f in fields(WaveFields)})
+
+
+def save_programme(programme_id: int | None, values: ProgrammeFields) -> Programme:
+    """Create a programme, or change one within the seat rule."""
+    with transaction() as session:
+        clash = session.scalar(select(Programme).where(Programme.slug == values.slug))
+        if clash is not None and clash.id != programme_id:
+            raise NotAllowed(f"Another programme already uses the short name {values.slug!r}.")
+        if programme_id is None:
+            programme = Programme(target_weights={})
+            session.add(programme)
+        else:
+            programme = lock_programme(session, programme_id)
+            _refuse_below_seats(
+                seats_held(session, programme.id), values.total_capacity, "total capacity"
+            )
+            _refuse_below_seats(
+                seats_held(session, programme.id, plus_one=True),
+                values.plus_one_capacity,
+                "Plus One quota",
+            )
+        for name, value in vars(values).items():
+            setattr(programme, name, value)
+        session.flush()
+        return programme
+
+
+def save_wave(programme_id: int, wave_id: int | None, values: WaveFields) -> Wave:
+    """Create a wave, or change one within the seat rule."""
+    if values.closes_at is not None and values.closes_at <= values.opens_at:
+        raise NotAllowed("A wave must close after it opens.")
+    if values.mode not in {mode.value for mode in AdmissionMode}:
+        raise NotAllowed(f"Unknown admission mode {values.mode!r}.")
+    with transaction() as session:
+        programme = lock_programme(session, programme_id)
+        clash = session.scalar(
+            select(Wave).where(Wave.programme_id == programme.id, Wave.slug == values.slug)
+        )
+        if clash is not None and clash.id != wave_id:
+            raise NotAllowed(f"This programme already has a wave called {values.slug!r}.")
+        if wave_id is None:
+            wave = Wave(programme=programme)
+            session.add(wave)
+        else:
+            found = session.get(Wave, wave_id)
+            if found is None or found.programme_id != programme.id:
+                raise NotAllowed("This wave does not exist.")
+            wave = found
+            _refuse_below_seats(
+                seats_held(session, programme.id, wave_id=wave.id),
+                values.capacity,
+                f"capacity of {wave.name}",
+            )
+        for name, value in vars(values).items():
+            setattr(wave, name, value)
+        session.flush()
+        return wave
+
+
+def _refuse_below_seats(taken: int, capacity: int, what: str) -> None:
+    if capacity < taken:
+        raise CapacityBelowSeatsTaken(
+            f"The {what} cannot be {capacity}: {taken} seats are already taken (admitted or "
+            "held by an open offer). Lower it to no less than that."
+        )
+
+
+def save_targets(
+    programme_id: int, fractions: dict[tuple[str, str], float], weights: dict[str, float]
+) -> Programme:
+    """Replace a programme's soft targets and their weights."""
+    for (attribute, value), fraction in fractions.items():
+        if not is_known(attribute, value):
+            raise NotAllowed(f"There is no attribute value {attribute}={value}.")
+        if not 0 <= fraction <= 1:
+            raise NotAllowed(f"The target for {attribute}={value} must be between 0 and 100 %.")
+    for attribute in {attribute for attribute, _ in fractions} - MULTI_VALUED:
+        total = sum(f for (a, _), f in fractions.items() if a == attribute)
+        if total > 1 + 1e-9:
+            raise NotAllowed(
+                f"The targets for {ATTRIBUTES[attribute].label.lower()} add up to "
+                f"{total:.0%}; one person has one value, so they can add up to 100 % at most."
+            )
+    for attribute, weight in weights.items():
+        if attribute not in ATTRIBUTES or weight < 0:
+            raise NotAllowed(f"The weight of {attribute} must be a number of 0 or more.")
+    with transaction() as session:
+        programme = lock_programme(session, programme_id)
+        # Old rows go before new ones are written, or the unique constraint would see both.
+        programme.targets.clear()
+        session.flush()
+        programme.targets.extend(
+            Target(attribute=attribute, value=value, fraction=fraction)
+            for (attribute, value), fraction in sorted(fractions.items())
+            if fraction > 0
+        )
+        programme.target_weights = {a: w for a, w in sorted(weights.items()) if w != 1.0}
+        return programme
+
+
+def all_programmes() -> list[Programme]:
+    return list(db.session.scalars(select(Programme).order_by(Programme.created_at, Programme.id)))
+
+
+# --- the TOML file ------------------------------------------------------------------------------
+
+
+def _as_utc(value: Any, key: str) -> datetime:
+    """A TOML date-time; one without an offset is read in the portal's timezone."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime.combine(value, time())
+    if not isinstance(value, datetime):
+        raise InvalidConfig(f"{key} must be a date-time such as 2021-06-30T00:00:00.")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=portal_zone())
+    return value.astimezone(UTC)
+
+
+def _need(table: dict[str, Any], key: str, kind: type, where: str) -> Any:
+    if key not in table:
+        raise InvalidConfig(f"{where}: {key} is missing.")
+    value = table[key]
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise InvalidConfig(f"{where}: {key} must be a whole number.")
+    if kind is not int and not isinstance(value, kind):
+        raise InvalidConfig(f"{where}: {key} must be a {kind.__name__}.")
+    return value
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise InvalidConfig(f"There is no file {path}.") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidConfig(f"{path} is not valid TOML: {exc}") from exc
+
+
+def load_config(path: Path) -> list[str]:
+    """Create or update a programme, its waves and targets from a TOML file. Loading the same
+    file again changes nothing; waves and the programme are matched by their short names."""
+    config = read_config(path)
+    table = config.get("programme")
+    if not isinstance(table, dict):
+        raise InvalidConfig("The file needs a [programme] table.")
+    slug = _need(table, "slug", str, "[programme]")
+    with transaction() as session:
+        existing = session.scalar(select(Programme).where(Programme.slug == slug))
+        base = (
+            programme_fields(existing)
+            if existing is not None
+            else ProgrammeFields(
+                slug=slug, name="", total_capacity=_need(table, "total_capacity", int, slug)
+            )
+        )
+        values = replace(
+            base,
+            name=str(table.get("name", base.name or slug)),
+            total_capacity=int(table.get("total_capacity", base.total_capacity)),
+            plus_one_capacity=int(table.get("plus_one_capacity", base.plus_one_capacity)),
+            guidelines_url=str(table.get("guidelines_url", base.guidelines_url)),
+            guidelines_text=str(table.get("guidelines", base.guidelines_text)).strip(),
+            offer_lifetime_hours=int(
+                table.get("offer_lifetime_days", base.offer_lifetime_hours / 24) * 24
+            ),
+            accepting_applications=bool(
+                table.get("accepting_applications", base.accepting_applications)
+            ),
+        )
+        programme = save_programme(existing.id if existing else None, values)
+        lines = [f"{'updated' if existing else 'created'} programme {slug} ({programme.name})"]
+        for index, wave_table in enumerate(config.get("waves", [])):
+            lines.append(_load_wave(session, programme, wave_table, f"[[waves]] #{index + 1}"))
+        if "targets" in config:
+            lines.append(_load_targets(programme, config["targets"], config.get("target_weights")))
+        return lines
+
+
+def _load_wave(session: Session, programme: Programme, table: dict[str, Any], where: str) -> str:
+    slug = _need(table, "slug", str, where)
+    existing = session.scalar(
+        select(Wave).where(Wave.programme_id == programme.id, Wave.slug == slug)
+    )
+    if existing is None:
+        opens_at = _as_utc(table["opens"], "opens") if "opens" in table else utcnow()
+        base = WaveFields(
+            slug=slug,
+            name=slug,
+            opens_at=opens_at,
+            closes_at=None,
+            capacity=_need(table, "capacity", int, where),
+        )
+    else:
+        base = wave_fields(existing)
+    values = replace(
+        base,
+        name=str(table.get("name", base.name)),
+        opens_at=_as_utc(table["opens"], "opens") if "opens" in table else base.opens_at,
+        closes_at=_as_utc(table["closes"], "closes") if "closes" in table else base.closes_at,
+        capacity=int(table.get("capacity", base.capacity)),
+        mode=str(table.get("mode", base.mode)),
+        carry_over_waitlist=bool(table.get("carry_over_waitlist", base.carry_over_waitlist)),
+    )
+    wave = save_wave(programme.id, existing.id if existing else None, values)
+    return (
+        f"{'updated' if existing else 'created'} wave {slug}: {wave.capacity} seats, "
+        f"{wave.mode_enum.label.lower()}"
+    )
+
+
+def _load_targets(programme: Programme, table: Any, weights_table: Any) -> str:
+    if not isinstance(table, dict):
+        raise InvalidConfig("[targets] must be a table of attribute tables.")
+    fractions: dict[tuple[str, str], float] = {}
+    for attribute, values in table.items():
+        if not isinstance(values, dict):
+            raise InvalidConfig(f"[targets.{attribute}] must map values to fractions.")
+        for value, fraction in values.items():
+            if isinstance(fraction, bool) or not isinstance(fraction, int | float):
+                raise InvalidConfig(f"targets.{attribute}.{value} must be a fraction like 0.4.")
+            fractions[(attribute, str(value))] = float(fraction)
+    weights = {str(a): float(w) for a, w in (weights_table or {}).items()}
+    save_targets(programme.id, fractions, weights)
+    return f"set {len(fractions)} targets"

@@ -1,0 +1,210 @@
+"""Access for admitted delegates: their GitHub team membership (REST calls sent by the outbox),
+its status for staff, and the delegate lists the platform's identity system imports."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+from typing import Any
+from urllib.parse import quote
+
+from flask import current_app
+from sqlalchemy import select
+
+from portal.core.db import transaction, utcnow
+from portal.extensions import db
+from portal.outbox import enqueue
+from portal.outbox.models import MessageState
+from portal.signup.models import Application, ApplicationState, GitHubState, Programme
+from portal.signup.seats import lock_programme
+
+# A membership call that failed only because GitHub stayed unreachable through every retry of
+# the outbox is tried again this long after it gave up.
+RETRY_EXHAUSTED_AFTER = timedelta(hours=6)
+
+
+def github_team() -> tuple[str, str] | None:
+    """(organization, team slug) when team provisioning is configured."""
+    config = current_app.config
+    if config["GITHUB_TOKEN"] and config["GITHUB_ORG"] and config["GITHUB_TEAM"]:
+        return str(config["GITHUB_ORG"]), str(config["GITHUB_TEAM"])
+    return None
+
+
+def _membership_call(application: Application, method: str) -> None:
+    team = github_team()
+    assert team is not None
+    org, slug = team
+    previous = application.github_message
+    message = enqueue(
+        "github",
+        "team_membership",
+        {
+            "method": method,
+            "path": f"/orgs/{quote(org)}/teams/{quote(slug)}/memberships/"
+            f"{quote(application.github_username)}",
+        },
+        # An invitation and a removal for the same person must reach GitHub in order.
+        depends_on=previous
+        if previous is not None and previous.state in (MessageState.PENDING, MessageState.SENDING)
+        else None,
+    )
+    application.github_message = message
+    application.github_state = GitHubState.QUEUED if method == "PUT" else GitHubState.REMOVING
+    application.github_error = None
+    application.github_updated_at = utcnow()
+
+
+def queue_invitation(application: Application) -> None:
+    """Invite an admitted delegate to the team (in the caller's transaction)."""
+    if github_team() is not None:
+        _membership_call(application, "PUT")
+
+
+def queue_removal(application: Application) -> None:
+    """Take a departing delegate off the team. GitHub answers 404 for someone who never joined,
+    which the outbox counts as done, so the call is made whenever an invitation was queued."""
+    if github_team() is None or application.github_state in (
+        GitHubState.NONE,
+        GitHubState.REMOVING,
+        GitHubState.REMOVED,
+    ):
+        return
+    _membership_call(application, "DELETE")
+
+
+def sync_provisioning() -> int:
+    """Copy what the outbox did with each membership call into the delegate's status, and
+    retry calls that gave up because GitHub was down. Returns how many statuses changed."""
+    changed = 0
+    programme_ids = db.session.scalars(select(Programme.id).order_by(Programme.id)).all()
+    for programme_id in programme_ids:
+        with transaction() as session:
+            lock_programme(session, programme_id)
+            rows = session.scalars(
+                select(Application).where(
+                    Application.programme_id == programme_id,
+                    Application.github_state.in_(
+                        [GitHubState.QUEUED, GitHubState.REMOVING, GitHubState.FAILED]
+                    ),
+                )
+            ).all()
+            for application in rows:
+                changed += _sync_one(application)
+    return changed
+
+
+def _sync_one(application: Application) -> int:
+    message = application.github_message
+    if message is None:
+        return 0
+    now = utcnow()
+    state = application.github_state_enum
+    if message.state == MessageState.SENT and state != GitHubState.FAILED:
+        if state == GitHubState.REMOVING:
+            application.github_state = GitHubState.REMOVED
+        else:
+            application.github_state = (
+                GitHubState.ACTIVE if message.remote_id == "active" else GitHubState.INVITED
+            )
+        application.github_error = None
+        application.github_updated_at = now
+        return 1
+    if message.state == MessageState.DEAD and state != GitHubState.FAILED:
+        application.github_state = GitHubState.FAILED
+        application.github_error = message.last_error
+        application.github_updated_at = now
+        return 1
+    if message.state == MessageState.PENDING and message.last_error:
+        application.github_error = f"Retrying: {message.last_error}"
+        return 0
+    exhausted = message.attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"]
+    last_change = application.github_updated_at or now
+    if state == GitHubState.FAILED and exhausted and now - last_change >= RETRY_EXHAUSTED_AFTER:
+        _retry(application)
+        return 1
+    return 0
+
+
+def _retry(application: Application) -> None:
+    admitted = application.state == ApplicationState.ADMITTED
+    _membership_call(application, "PUT" if admitted else "DELETE")
+
+
+def retry_failed(programme_id: int) -> int:
+    """Staff: send every failed membership call of a programme again now."""
+    if github_team() is None:
+        return 0
+    with transaction() as session:
+        lock_programme(session, programme_id)
+        rows = session.scalars(
+            select(Application).where(
+                Application.programme_id == programme_id,
+                Application.github_state == GitHubState.FAILED,
+            )
+        ).all()
+        for application in rows:
+            _retry(application)
+        return len(rows)
+
+
+def invite_missing(programme_id: int) -> int:
+    """Staff: invite admitted delegates who were admitted before GitHub was configured."""
+    if github_team() is None:
+        return 0
+    with transaction() as session:
+        lock_programme(session, programme_id)
+        rows = session.scalars(
+            select(Application).where(
+                Application.programme_id == programme_id,
+                Application.state == ApplicationState.ADMITTED,
+                Application.github_state.in_([GitHubState.NONE, GitHubState.REMOVED]),
+            )
+        ).all()
+        for application in rows:
+            _membership_call(application, "PUT")
+        return len(rows)
+
+
+# --- exports for the identity system --------------------------------------------------------
+
+EXPORT_FIELDS = ["github_username", "email", "full_name", "wave", "admitted_on", "plus_one"]
+
+
+def delegate_rows(programme_id: int) -> list[dict[str, Any]]:
+    """Every admitted delegate of a programme, in order of admission."""
+    applications = db.session.scalars(
+        select(Application)
+        .where(
+            Application.programme_id == programme_id,
+            Application.state == ApplicationState.ADMITTED,
+        )
+        .order_by(Application.admitted_at, Application.id)
+    ).all()
+    return [
+        {
+            "github_username": a.github_username,
+            "email": a.email,
+            "full_name": a.full_name,
+            "wave": a.wave.name,
+            "admitted_on": a.admitted_at.date().isoformat() if a.admitted_at else "",
+            "plus_one": a.is_plus_one,
+        }
+        for a in applications
+    ]
+
+
+def _csv_safe(value: Any) -> str:
+    """Text that a spreadsheet will not run as a formula."""
+    text = str(value).lower() if isinstance(value, bool) else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def delegates_csv(rows: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=EXPORT_FIELDS, lineterminator="\r\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: _csv_safe(row[key]) for key in EXPORT_FIELDS})
+    return buffer.getvalue()

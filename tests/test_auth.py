@@ -1,0 +1,246 @@
+"""Accounts: registration, email verification, sign-in, sign-out, password reset, rate limits."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import time_machine
+from sqlalchemy import select
+
+from portal.auth.models import Role, User
+from portal.core.db import utcnow
+from portal.extensions import db
+from tests.conftest import PASSWORD, deliver_outbox
+
+
+def _path(link: str) -> str:
+    parts = urlsplit(link)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def test_register_verify_and_sign_in(app, client, mailbox):
+    response = client.submit(
+        "/auth/register",
+        {
+            "full_name": "Ada Example",
+            "email": "Ada@Example.org",
+            "password": PASSWORD,
+            "confirm": PASSWORD,
+        },
+    )
+    assert response.status_code == 200
+    assert b"Check your email" in response.data
+
+    # Before verification the account cannot sign in, and the reason is given.
+    refused = client.submit("/auth/login", {"email": "ada@example.org", "password": PASSWORD})
+    assert refused.status_code == 422
+    assert b"Confirm your email address first" in refused.data
+
+    assert deliver_outbox(app) == 1
+    (message,) = mailbox.to("ada@example.org")
+    assert message["Subject"] == "Confirm your email address for the DP0 portal"
+    assert "Ada Example" in mailbox.text(message)
+    assert mailbox.html(message)  # the HTML alternative is there too
+    link = mailbox.last_link_to("ada@example.org", "/auth/verify/")
+    assert link.startswith("http://portal.test/auth/verify/")
+
+    verified = client.get(_path(link))
+    assert verified.status_code == 302
+    signed_in = client.submit("/auth/login", {"email": "ADA@example.org", "password": PASSWORD})
+    assert signed_in.status_code == 302
+    page = client.get("/account/")
+    assert page.status_code == 200
+    assert b"ada@example.org" in page.data
+
+
+def test_register_keeps_input_and_explains_errors(client, make_user):
+    make_user(Role.APPLICANT, email="taken@example.org")
+    response = client.submit(
+        "/auth/register",
+        {
+            "full_name": "Bo Typed",
+            "email": "taken@example.org",
+            "password": "short",
+            "confirm": "other",
+        },
+    )
+    assert response.status_code == 422
+    body = response.data.decode()
+    assert 'value="Bo Typed"' in body
+    assert 'value="taken@example.org"' in body
+    assert "Use at least 10 characters." in body
+    assert "The passwords differ." in body
+    assert 'aria-invalid="true"' in body
+
+    duplicate = client.submit(
+        "/auth/register",
+        {
+            "full_name": "Bo",
+            "email": "TAKEN@example.org",
+            "password": PASSWORD,
+            "confirm": PASSWORD,
+        },
+    )
+    assert duplicate.status_code == 422
+    assert b"An account with this email already exists" in duplicate.data
+
+
+def test_expired_and_damaged_verification_links(app, client, mailbox):
+    client.submit(
+        "/auth/register",
+        {"full_name": "Cy", "email": "cy@example.org", "password": PASSWORD, "confirm": PASSWORD},
+    )
+    deliver_outbox(app)
+    link = _path(mailbox.last_link_to("cy@example.org", "/auth/verify/"))
+    damaged = client.get(link[:-3] + "xyz")
+    assert damaged.status_code == 400
+    assert b"not valid" in damaged.data
+    with time_machine.travel(utcnow().timestamp() + 3 * 24 * 3600):
+        expired = client.get(link)
+    assert expired.status_code == 400
+    assert b"expired" in expired.data
+
+
+def test_wrong_password_and_unknown_email_get_the_same_answer(client, make_user):
+    user = make_user(Role.DELEGATE)
+    wrong = client.submit("/auth/login", {"email": user.email, "password": "not the password"})
+    unknown = client.submit(
+        "/auth/login", {"email": "nobody@example.org", "password": "whatever12"}
+    )
+    assert wrong.status_code == unknown.status_code == 422
+    message = b"That email and password do not match an active account."
+    assert message in wrong.data
+    assert message in unknown.data
+    assert f'value="{user.email}"'.encode() in wrong.data
+
+
+def test_sign_in_starts_a_fresh_session_and_sign_out_needs_post(app, client, make_user):
+    user = make_user(Role.DELEGATE)
+    with client.session_transaction() as session:
+        session["planted"] = "by an attacker"
+    client.sign_in(user.email)
+    with client.session_transaction() as session:
+        assert "planted" not in session
+        assert session["_user_id"] == f"{user.id}.1"
+
+    assert client.get("/auth/logout").status_code == 405
+    assert client.post("/auth/logout").status_code == 400  # no CSRF token
+    assert client.get("/account/").status_code == 200
+    response = client.submit("/auth/logout", form_url="/account/")
+    assert response.status_code == 302
+    assert client.get("/account/").status_code == 302
+
+
+def test_next_redirect_only_goes_to_this_site(client, make_user):
+    user = make_user(Role.STAFF, tier=1)
+    token = client.csrf_token("/auth/login")
+    data = {"email": user.email, "password": PASSWORD, "csrf_token": token}
+    response = client.post("/auth/login?next=https://evil.example/steal", data=data)
+    assert response.headers["Location"] == "/"
+    client.submit("/auth/logout", form_url="/")
+    token = client.csrf_token("/auth/login")
+    data["csrf_token"] = token
+    response = client.post("/auth/login?next=/account/tokens", data=data)
+    assert response.headers["Location"] == "/account/tokens"
+
+
+def test_protected_page_sends_the_signed_out_to_sign_in(client):
+    response = client.get("/account/")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/auth/login?next=/account/")
+
+
+def test_password_reset_is_single_use_and_signs_out_other_sessions(
+    app, client, make_user, mailbox, login
+):
+    user = make_user(Role.DELEGATE)
+    other_device = login(user)
+    assert other_device.get("/account/").status_code == 200
+
+    response = client.submit("/auth/reset", {"email": user.email})
+    assert b"If <strong>" in response.data
+    # An unknown address gets the same page and no mail.
+    same = client.submit("/auth/reset", {"email": "nobody@example.org"})
+    assert same.status_code == 200
+    assert b"If <strong>" in same.data
+    deliver_outbox(app)
+    assert mailbox.to("nobody@example.org") == []
+    link = _path(mailbox.last_link_to(user.email, "/auth/reset/"))
+
+    short = client.submit(link, {"password": "short", "confirm": "short"})
+    assert short.status_code == 422
+    new_password = "a brand new passphrase"
+    done = client.submit(link, {"password": new_password, "confirm": new_password})
+    assert done.status_code == 302
+
+    again = client.get(link)
+    assert again.status_code == 400
+    assert b"already been used" in again.data
+    assert other_device.get("/account/").status_code == 302  # signed out there
+    client.sign_in(user.email, new_password)
+
+
+def test_change_password_checks_the_current_one(app, make_user, login):
+    user = make_user(Role.DELEGATE)
+    client = login(user)
+    bad = client.submit(
+        "/account/password",
+        {
+            "current": "wrong password",
+            "password": "another passphrase",
+            "confirm": "another passphrase",
+        },
+        form_url="/account/",
+    )
+    assert bad.status_code == 422
+    assert b"Your current password is not right." in bad.data
+    good = client.submit(
+        "/account/password",
+        {"current": PASSWORD, "password": "another passphrase", "confirm": "another passphrase"},
+        form_url="/account/",
+    )
+    assert good.status_code == 302
+    assert client.get("/account/").status_code == 200  # this device stays signed in
+
+
+def test_sign_in_is_rate_limited(app, client, make_user):
+    app.config["LOGIN_RATE_LIMIT"] = "3 per minute"
+    user = make_user(Role.DELEGATE)
+    statuses = [
+        client.submit(
+            "/auth/login", {"email": user.email, "password": "wrong password!"}
+        ).status_code
+        for _ in range(4)
+    ]
+    assert statuses == [422, 422, 422, 429]
+    blocked = client.submit("/auth/login", {"email": user.email, "password": PASSWORD})
+    assert blocked.status_code == 429
+    assert b"Too many attempts" in blocked.data
+
+
+def test_deactivated_account_cannot_sign_in(app, client, make_user):
+    user = make_user(Role.DELEGATE)
+    with app.app_context():
+        db.session.execute(db.update(User).where(User.id == user.id).values(active=False))
+        db.session.commit()
+    response = client.submit("/auth/login", {"email": user.email, "password": PASSWORD})
+    assert response.status_code == 422
+
+
+def test_staff_can_link_slack_member_id(app, make_user, login):
+    staff = make_user(Role.STAFF, tier=2)
+    other = make_user(Role.STAFF, tier=1)
+    client = login(staff)
+    saved = client.submit("/account/", {"full_name": "Renamed Staff", "slack_user_id": "U012AB3CD"})
+    assert saved.status_code == 302
+    bad = client.submit("/account/", {"full_name": "Renamed Staff", "slack_user_id": "not-an-id"})
+    assert bad.status_code == 422
+    assert b"looks like U012AB3CD" in bad.data
+    other_client = login(other)
+    clash = other_client.submit("/account/", {"full_name": "Other", "slack_user_id": "U012AB3CD"})
+    assert clash.status_code == 422
+    assert b"linked to another staff account" in clash.data
+    with app.app_context():
+        assert (
+            db.session.scalar(select(User.slack_user_id).where(User.id == staff.id)) == "U012AB3CD"
+        )

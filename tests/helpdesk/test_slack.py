@@ -352,31 +352,35 @@ def test_unsigned_and_tampered_requests_are_refused(app, client, people, tiers):
 
 
 def test_the_ticket_slash_command(app, client, people, tiers, slack):
-    number = file_ticket(app, people.delegate, category="account_access", subject="GitHub access")
-    shown = command(client, f"show #{number}")
-    assert shown.status_code == 200
-    assert shown.json["response_type"] == "ephemeral"
-    assert "GitHub access" in shown.json["text"]
-    assert "Luis Ortega" in block_text(shown.json)
+    # In the tiers' business hours, so the escalation is posted at once rather than held.
+    with time_machine.travel(MONDAY_10AM, tick=False):
+        number = file_ticket(
+            app, people.delegate, category="account_access", subject="GitHub access"
+        )
+        shown = command(client, f"show #{number}")
+        assert shown.status_code == 200
+        assert shown.json["response_type"] == "ephemeral"
+        assert "GitHub access" in shown.json["text"]
+        assert "Luis Ortega" in block_text(shown.json)
 
-    assert command(client, f"claim {number}").json["text"] == f"You claimed ticket #{number}."
-    assert load_ticket(app, number).assignee_id == people.tier2.id
-    assert "Say why" in command(client, f"escalate {number}").json["text"]
-    escalated = command(client, f"escalate {number} Registry looks corrupt")
-    assert escalated.json["text"] == f"Ticket #{number} is escalated to Tier 3: experts."
-    ticket = load_ticket(app, number)
-    assert (ticket.tier, ticket.assignee_id) == (3, None)
-    assert slack_events(app, number) == [
-        (EventKind.CLAIMED, people.tier2.id),
-        (EventKind.STATE_CHANGED, people.tier2.id),
-        (EventKind.ESCALATED, people.tier2.id),
-    ]
-    assert "Usage" in command(client, "help").json["text"]
-    assert "Usage" in command(client, f"delete {number}").json["text"]
-    assert "no such ticket" in command(client, "show 9999").json["text"]
-    assert "not linked" in command(client, f"show {number}", slack_user="U999").json["text"]
-    deliver_outbox(app)
-    assert len(roots(slack, "C0TIER3")) == 1
+        assert command(client, f"claim {number}").json["text"] == f"You claimed ticket #{number}."
+        assert load_ticket(app, number).assignee_id == people.tier2.id
+        assert "Say why" in command(client, f"escalate {number}").json["text"]
+        escalated = command(client, f"escalate {number} Registry looks corrupt")
+        assert escalated.json["text"] == f"Ticket #{number} is escalated to Tier 3: experts."
+        ticket = load_ticket(app, number)
+        assert (ticket.tier, ticket.assignee_id) == (3, None)
+        assert slack_events(app, number) == [
+            (EventKind.CLAIMED, people.tier2.id),
+            (EventKind.STATE_CHANGED, people.tier2.id),
+            (EventKind.ESCALATED, people.tier2.id),
+        ]
+        assert "Usage" in command(client, "help").json["text"]
+        assert "Usage" in command(client, f"delete {number}").json["text"]
+        assert "no such ticket" in command(client, "show 9999").json["text"]
+        assert "not linked" in command(client, f"show {number}", slack_user="U999").json["text"]
+        deliver_outbox(app)
+        assert len(roots(slack, "C0TIER3")) == 1
 
 
 def test_slack_requests_answer_quickly(app, client, people, tiers, slack):

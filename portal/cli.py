@@ -12,6 +12,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 from flask_migrate import upgrade
+from werkzeug.serving import run_simple
 
 from portal.auth import services as auth_services
 from portal.auth.models import Role, SupportTier
@@ -106,7 +107,8 @@ def serve(host: str, port: int) -> None:
     )
     click.echo(f"Portal on {base_url} (worker pid {worker_process.pid}). Ctrl-C stops both.")
     try:
-        current_app.run(host=host, port=port, threaded=True, use_reloader=False)
+        # app.run() refuses to serve inside a flask command, so start Werkzeug's server directly.
+        run_simple(host, port, current_app._get_current_object(), threaded=True)  # type: ignore[attr-defined]
     finally:
         worker_process.send_signal(signal.SIGTERM)
         try:

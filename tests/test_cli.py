@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
 from flask import Flask
 from sqlalchemy import func, select, text
 
 from portal.auth.models import ApiToken, Role, User
 from portal.extensions import db
+from tests.conftest import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _empty_the_database(app: Flask) -> None:
@@ -89,3 +101,62 @@ def test_seed_demo_is_repeatable(app):
         staff = db.session.scalars(select(User).where(User.role == Role.STAFF)).all()
         assert sorted(u.support_tier or 0 for u in staff) == [0, 1, 2, 3]
     app.test_client().sign_in("tier2@example.org", "dp0-demo-password")
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_serve_answers_http_with_a_worker_and_ctrl_c_stops_both(tmp_path):
+    """What `make run` does after bootstrap: the page is served, and Ctrl-C ends both processes."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "PORTAL_ENV": "development",
+        "PORTAL_INSTANCE_PATH": str(tmp_path / "instance"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
+        "PORTAL_ADMIN_EMAIL": "admin@example.org",
+        "PORTAL_ADMIN_PASSWORD": "a long enough passphrase",
+    }
+    flask = [sys.executable, "-m", "flask", "--app", "app", "portal"]
+    subprocess.run([*flask, "bootstrap"], env=env, cwd=ROOT, check=True, capture_output=True)
+    server = subprocess.Popen(
+        [*flask, "serve", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        banner = server.stdout.readline()
+        worker_pid = int(re.search(r"worker pid (\d+)", banner).group(1))  # type: ignore[union-attr]
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz") as response:
+                    status, body = response.status, response.read()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the portal did not start serving"
+                time.sleep(0.2)
+        assert status == 200
+        assert b'"database"' in body
+        assert _process_exists(worker_pid)
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=20)
+        deadline = time.monotonic() + 10
+        while _process_exists(worker_pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _process_exists(worker_pid)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+        if server.stdout is not None:
+            server.stdout.close()

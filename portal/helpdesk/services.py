@@ -321,6 +321,37 @@ def _broadcast(
     )
 
 
+def _add_message(
+    session: Session,
+    ticket: Ticket,
+    author: User,
+    body: str,
+    uploads: Sequence[Upload],
+    stored: list[str],
+    *,
+    via: Via,
+    now: datetime,
+    staff: bool = True,
+    internal: bool = False,
+) -> TicketMessage:
+    """Add a reply or note (by staff) or a reply (by the requester) with its attachments, and
+    index it for search."""
+    message = TicketMessage(
+        ticket_id=ticket.id,
+        author_id=author.id,
+        body=body.strip(),
+        internal=internal,
+        from_staff=staff,
+        via=via.value,
+        created_at=now,
+    )
+    session.add(message)
+    session.flush()
+    _store_uploads(ticket, message, uploads, author, stored)
+    search.index_message(ticket, message.body, internal=internal)
+    return message
+
+
 def _change(old: object, new: object) -> dict[str, Any]:
     """History data for a change ("from" is a Python keyword, so not an argument name)."""
     return {"from": old, "to": new}
@@ -415,19 +446,9 @@ def add_requester_reply(
                 "This ticket is closed. Please file a new ticket and mention this one "
                 f"(#{ticket.id})."
             )
-        message = TicketMessage(
-            ticket_id=ticket.id,
-            author_id=requester.id,
-            body=body.strip(),
-            internal=False,
-            from_staff=False,
-            via=via.value,
-            created_at=now,
+        message = _add_message(
+            session, ticket, requester, body, uploads, stored, via=via, now=now, staff=False
         )
-        session.add(message)
-        session.flush()
-        _store_uploads(ticket, message, uploads, requester, stored)
-        search.index_message(ticket, message.body, internal=False)
         _record(
             ticket,
             requester,
@@ -569,19 +590,9 @@ def add_staff_message(
             _check_transition(ticket, target_state)
         now = utcnow()
         settings = sla.tier_settings(ticket.tier)
-        message = TicketMessage(
-            ticket_id=ticket.id,
-            author_id=actor.id,
-            body=body.strip(),
-            internal=internal,
-            from_staff=True,
-            via=via.value,
-            created_at=now,
+        message = _add_message(
+            session, ticket, actor, body, uploads, stored, via=via, now=now, internal=internal
         )
-        session.add(message)
-        session.flush()
-        _store_uploads(ticket, message, uploads, actor, stored)
-        search.index_message(ticket, message.body, internal=internal)
         if internal:
             _record(ticket, actor, EventKind.NOTE_ADDED, via, now=now, message_id=message.id)
         else:

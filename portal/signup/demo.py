@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.auth import services as auth_services
-from portal.auth.models import Role, User
+from portal.auth.models import User
 from portal.core.db import transaction, utcnow
 from portal.extensions import db
-from portal.signup import programmes
+from portal.signup import programmes, services
 from portal.signup.attributes import CAREER_STAGES, INSTITUTION_TYPES, SCIENCE_COLLABORATIONS
 from portal.signup.cli import DEFAULT_PROGRAMME_FILE
 from portal.signup.countries import country_name
@@ -282,7 +282,7 @@ def _plus_one(
     if state == S.ADMITTED:
         trail.append((S.PENDING, S.ADMITTED, f"Plus One confirmed by {sponsor.email}"))
         application.admitted_at = application.sponsor_confirmed_at
-        _delegate_account(application)
+        services.give_delegate_account(application)
     for frm, to, reason in trail:
         session.add(
             ApplicationEvent(
@@ -341,7 +341,7 @@ def _history(
         if state == S.WITHDRAWN:
             trail.append((S.ADMITTED, S.WITHDRAWN, "applicant", "Changed jobs", decided))
         else:
-            _delegate_account(application)
+            services.give_delegate_account(application)
     elif state in (S.REJECTED, S.WAITLISTED):
         reason = "Demo: data rights not confirmed" if state == S.REJECTED else "Demo: next in line"
         trail.append((S.PENDING, state, staff_label, reason, decided))
@@ -369,16 +369,3 @@ def _history(
                 body="Checked the data-rights basis with the institution list: not eligible.",
             )
         )
-
-
-def _delegate_account(application: Application) -> None:
-    user = application.user or auth_services.find_user_by_email(application.email)
-    if user is None:
-        user = auth_services.create_user(
-            email=application.email,
-            full_name=application.full_name,
-            password=None,
-            role=Role.DELEGATE,
-        )
-    auth_services.promote_to_delegate(user)
-    application.user = user

@@ -387,8 +387,8 @@ def _retake_sponsor_slot(session: Session, application: Application) -> None:
     application.active_sponsor_id = application.sponsor_id
 
 
-def _grant_access(application: Application) -> None:
-    """An admitted delegate gets a portal account with the delegate role and team access."""
+def give_delegate_account(application: Application) -> User:
+    """The admitted applicant's portal account, created if need be, with the delegate role."""
     user = application.user or auth_services.find_user_by_email(application.email)
     if user is None:
         # No password: the person sets one with "Forgot your password?".
@@ -400,6 +400,12 @@ def _grant_access(application: Application) -> None:
         )
     auth_services.promote_to_delegate(user)
     application.user = user
+    return user
+
+
+def _grant_access(application: Application) -> None:
+    """An admitted delegate gets a portal account with the delegate role and team access."""
+    give_delegate_account(application)
     provisioning.queue_invitation(application)
 
 

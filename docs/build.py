@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
+import asyncio
 import contextlib
 import fcntl
 import hashlib
 import json
-import multiprocessing
 import os
 import re
 import shutil
@@ -109,10 +108,10 @@ def _cache_path(path: Path, key: str) -> Path:
 
 def execute_notebook(path_str: str, key: str, timeout: int) -> dict[str, Any]:
     """Execute one notebook in its own kernel; store it in the cache; return the result."""
-    return asdict(_execute_notebook(path_str, key, timeout))
+    return asdict(asyncio.run(_execute_notebook(path_str, key, timeout)))
 
 
-def _execute_notebook(path_str: str, key: str, timeout: int) -> NotebookResult:
+async def _execute_notebook(path_str: str, key: str, timeout: int) -> NotebookResult:
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError
@@ -156,7 +155,7 @@ def _execute_notebook(path_str: str, key: str, timeout: int) -> NotebookResult:
             resources={"metadata": {"path": str(TUTORIALS)}},
             on_cell_start=on_cell_start,
         )
-        client.execute()
+        await client.async_execute()
     except CellTimeoutError:
         return failed(f"still running when the notebook's {timeout} s timeout ran out")
     except CellExecutionError as exc:
@@ -173,10 +172,26 @@ def _execute_notebook(path_str: str, key: str, timeout: int) -> NotebookResult:
         return failed("the cell has an error output")
     NOTEBOOK_CACHE.mkdir(parents=True, exist_ok=True)
     target = _cache_path(path, key)
-    tmp = target.with_suffix(f".{os.getpid()}.tmp")
+    tmp = target.with_suffix(f".{os.getpid()}.{id(notebook)}.tmp")
     nbformat.write(notebook, tmp)
     tmp.replace(target)
     return NotebookResult(name, "executed", time.monotonic() - started, key)
+
+
+async def _execute_side_by_side(
+    pending: list[tuple[Path, str]], jobs: int, timeout: int
+) -> list[NotebookResult]:
+    """Run up to `jobs` kernels at once. The kernels are the processes that work; this one
+    only relays their messages, so one event loop drives them all (no worker processes to
+    start, each importing the executor, as a process pool would)."""
+    slots = asyncio.Semaphore(jobs)
+
+    async def one(path: Path, key: str) -> NotebookResult:
+        async with slots:
+            print(f"docs: executing {_display_name(path)}", flush=True)
+            return await _execute_notebook(str(path), key, timeout)
+
+    return list(await asyncio.gather(*(one(path, key) for path, key in pending)))
 
 
 def run_notebooks(
@@ -191,21 +206,8 @@ def run_notebooks(
             results[path] = NotebookResult(_display_name(path), "cached", 0.0, key)
         else:
             pending.append((path, key))
-    if jobs <= 1 or len(pending) <= 1:
-        for path, key in pending:
-            print(f"docs: executing {_display_name(path)}", flush=True)
-            results[path] = NotebookResult(**execute_notebook(str(path), key, timeout))
-    else:
-        context = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(
-            max_workers=min(jobs, len(pending)), mp_context=context
-        ) as pool:
-            futures = {}
-            for path, key in pending:
-                print(f"docs: executing {_display_name(path)}", flush=True)
-                futures[pool.submit(execute_notebook, str(path), key, timeout)] = path
-            for future in concurrent.futures.as_completed(futures):
-                results[futures[future]] = NotebookResult(**future.result())
+    executed = asyncio.run(_execute_side_by_side(pending, max(1, jobs), timeout))
+    results.update({path: result for (path, _), result in zip(pending, executed, strict=True)})
     _prune_cache({path: result.key for path, result in results.items()})
     return [results[path] for path in notebooks]
 

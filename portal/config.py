@@ -106,6 +106,10 @@ def load_config(
         "PORTAL_BASE_URL": os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "PORTAL_TIMEZONE": os.environ.get("PORTAL_TIMEZONE", "UTC"),
         "PORTAL_DOCS_DIR": os.environ.get("PORTAL_DOCS_DIR", "docs/_build/html"),
+        # Reverse proxies in front of the portal whose X-Forwarded-For/-Proto/-Host it trusts
+        # (0: none). Without the right number, every client behind nginx looks like one
+        # address to the rate limits, or a client can forge its address.
+        "PORTAL_PROXY_HOPS": _int("PORTAL_PROXY_HOPS", 0),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour"),

@@ -21,6 +21,7 @@ from portal.core.db import transaction, utcnow
 from portal.extensions import db
 from portal.outbox import enqueue, send_email
 from portal.outbox.models import MessageState, OutboxMessage
+from portal.outbox.service import seconds_until_next_due
 from tests.conftest import deliver_outbox, free_port
 
 
@@ -84,6 +85,38 @@ def test_remote_down_then_back_delivers_every_message_exactly_once(app, slack):
         assert deliver_outbox(app) == 0
     texts = sorted(m["text"] for m in slack.all_posts())
     assert texts == sorted(f"escalation {n}" for n in range(9))
+
+
+def test_an_idle_worker_sleeps_until_the_next_slot_not_a_whole_poll(app, slack):
+    app.config["SLACK_CHANNEL_INTERVAL_MS"] = 400
+    with app.app_context():
+        assert seconds_until_next_due(1.0) == 1.0  # nothing waits: the whole poll
+    first, second = _post(app, "first"), _post(app, "second")
+    with app.app_context(), transaction():
+        enqueue(
+            "slack",
+            "chat.update",
+            {"args": {"text": "edit"}},
+            depends_on=db.session.get(OutboxMessage, second),
+            not_before=utcnow() + timedelta(milliseconds=50),
+        )
+    assert deliver_outbox(app, rounds=1) == 1  # the channel's next slot is 0.4 s away
+    with app.app_context():
+        wait = seconds_until_next_due(1.0)
+    # The edit waiting for the second post does not count; the second post's slot does.
+    assert 0.2 < wait <= 0.4
+    assert _state(app, first).state == MessageState.SENT
+
+
+def test_a_busy_channel_does_not_hold_up_the_others(app, slack):
+    app.config["SLACK_CHANNEL_INTERVAL_MS"] = 60_000
+    for n in range(45):  # more than two batches, all for one channel
+        _post(app, f"busy {n}", channel="C-BUSY")
+    assert deliver_outbox(app, rounds=1) == 1  # the busy channel's one slot for a minute
+    quiet = _post(app, "quiet", channel="C-QUIET")
+    assert deliver_outbox(app, rounds=1) == 1
+    assert _state(app, quiet).state == MessageState.SENT
+    assert [m["text"] for m in slack.channels["C-QUIET"]] == ["quiet"]
 
 
 def test_rate_limit_retry_after_is_honoured(app, slack):

@@ -148,23 +148,31 @@ class AssignForm(FlaskForm):
 
 
 class StateForm(FlaskForm):
+    # Distinct ids: the state, escalation and move-back forms share one page with sections
+    # named "state" and "tier".
     state = SelectField(
         "New state",
+        id="new-state",
         choices=choices([(s.value, s.label) for s in TicketState if s != TicketState.NEW]),
     )
-    reason = StringField("Reason (optional)", validators=[Optional(), Length(max=500)])
+    reason = StringField(
+        "Reason (optional)", id="state-reason", validators=[Optional(), Length(max=500)]
+    )
 
 
 class EscalateForm(FlaskForm):
     reason = TextAreaField(
         "Why does the next tier need to take it?",
+        id="escalate-reason",
         validators=[InputRequired(), Length(min=3, max=1000)],
     )
 
 
 class DeescalateForm(FlaskForm):
-    tier = SelectField("Move back to", choices=choices(TIER_PAIRS[:2]))
-    reason = TextAreaField("Why?", validators=[InputRequired(), Length(min=3, max=1000)])
+    tier = SelectField("Move back to", id="deescalate-tier", choices=choices(TIER_PAIRS[:2]))
+    reason = TextAreaField(
+        "Why?", id="deescalate-reason", validators=[InputRequired(), Length(min=3, max=1000)]
+    )
 
 
 class PropertiesForm(FlaskForm):

@@ -5,13 +5,13 @@ from __future__ import annotations
 import random
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 from typing import Any
 
 from flask import current_app, render_template
 from jinja2 import TemplateNotFound
-from sqlalchemy import or_, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -113,6 +113,7 @@ def claim_due_messages(worker_id: str, limit: int = 20) -> list[Delivery]:
         rows = session.scalars(
             select(OutboxMessage)
             .outerjoin(dependency, OutboxMessage.depends_on_id == dependency.id)
+            .outerjoin(DeliveryRate, DeliveryRate.key == OutboxMessage.rate_key)
             .where(
                 OutboxMessage.state.in_([MessageState.PENDING, MessageState.SENDING]),
                 OutboxMessage.next_attempt_at <= now,
@@ -120,19 +121,33 @@ def claim_due_messages(worker_id: str, limit: int = 20) -> list[Delivery]:
                     OutboxMessage.depends_on_id.is_(None),
                     dependency.state.in_([MessageState.SENT, MessageState.DEAD]),
                 ),
+                # Only channels with a free slot: otherwise one channel's backlog fills every
+                # batch and the other channels wait behind it.
+                or_(
+                    DeliveryRate.key.is_(None),
+                    DeliveryRate.next_allowed_at <= now,
+                    DeliveryRate.next_allowed_at > now + interval,
+                ),
             )
             .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
             .limit(limit)
             .with_for_update(of=OutboxMessage, skip_locked=True)
         ).all()
+        rate_keys_tried: set[str] = set()
         for message in rows:
             dependency_row = message.depends_on
             if dependency_row is not None and dependency_row.state == MessageState.DEAD:
                 message.state = MessageState.DEAD
                 message.last_error = f"message {dependency_row.id} it depends on is dead"
                 continue
-            if message.rate_key and not _take_rate_slot(message, now, interval):
-                continue
+            if message.rate_key:
+                # One slot per rate key and batch: the key's other messages stay as they are
+                # (the query leaves them out until the slot is free again).
+                if message.rate_key in rate_keys_tried:
+                    continue
+                rate_keys_tried.add(message.rate_key)
+                if not _take_rate_slot(message, now, interval):
+                    continue
             message.state = MessageState.SENDING
             message.attempts += 1
             message.claimed_by = worker_id
@@ -150,6 +165,39 @@ def claim_due_messages(worker_id: str, limit: int = 20) -> list[Delivery]:
                 )
             )
     return claimed
+
+
+def seconds_until_next_due(limit: float) -> float:
+    """How long an idle worker may sleep: until the next message that waits only for its time
+    (a retry, or its channel's next slot), and at most `limit`."""
+    now = utcnow()
+    dependency = aliased(OutboxMessage)
+    ready_at = case(
+        (
+            DeliveryRate.next_allowed_at > OutboxMessage.next_attempt_at,
+            DeliveryRate.next_allowed_at,
+        ),
+        else_=OutboxMessage.next_attempt_at,
+    )
+    next_ready = db.session.scalar(
+        select(func.min(ready_at))
+        .select_from(OutboxMessage)
+        .outerjoin(dependency, OutboxMessage.depends_on_id == dependency.id)
+        .outerjoin(DeliveryRate, DeliveryRate.key == OutboxMessage.rate_key)
+        .where(
+            OutboxMessage.state.in_([MessageState.PENDING, MessageState.SENDING]),
+            or_(
+                OutboxMessage.depends_on_id.is_(None),
+                dependency.state.in_([MessageState.SENT, MessageState.DEAD]),
+            ),
+        )
+    )
+    if next_ready is None:
+        return limit
+    if next_ready.tzinfo is None:  # SQLite hands back the naive UTC it stores
+        next_ready = next_ready.replace(tzinfo=UTC)
+    # A floor, so that a message another worker holds locked is not polled in a busy loop.
+    return min(limit, max(0.01, (next_ready - now).total_seconds()))
 
 
 def _take_rate_slot(message: OutboxMessage, now: datetime, interval: timedelta) -> bool:

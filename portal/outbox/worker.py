@@ -19,7 +19,12 @@ from sqlalchemy import update
 from portal.core.db import rows_changed, transaction, utcnow
 from portal.extensions import db
 from portal.outbox.models import JobLease
-from portal.outbox.service import claim_due_messages, record_failure, record_sent
+from portal.outbox.service import (
+    claim_due_messages,
+    record_failure,
+    record_sent,
+    seconds_until_next_due,
+)
 from portal.outbox.transports import PermanentFailure, RetryLater, transport_for
 
 log = logging.getLogger("portal.worker")
@@ -86,12 +91,18 @@ def run_job_if_free(job: PeriodicJob, worker_id: str) -> bool:
     if not taken:
         return False
     error = None
+    started = time.perf_counter()
     try:
         job.func()
     except Exception:
         db.session.rollback()
         error = traceback.format_exc(limit=5)
         log.exception("periodic job failed", extra={"job": job.name})
+    else:
+        log.info(
+            "periodic job finished",
+            extra={"job": job.name, "ms": round((time.perf_counter() - started) * 1000, 1)},
+        )
     with transaction() as session:
         lease = session.get(JobLease, job.name)
         if lease is not None:
@@ -119,12 +130,17 @@ def run_worker(app: Flask, *, once: bool = False, batch: int = 20) -> None:
         jobs: dict[str, PeriodicJob] = current_app.extensions.get("portal.jobs", {})
         while not stopping:
             busy = 0
+            idle = poll
             try:
                 for job in jobs.values():
                     if time.monotonic() >= job.next_run:
                         job.next_run = time.monotonic() + job.every_seconds
                         run_job_if_free(job, worker_id)
                 busy = deliver_due_messages(worker_id, batch)
+                if not busy:
+                    # A Slack channel's next slot is often a fraction of the poll away: waiting
+                    # the whole poll would space its messages twice as far as needed.
+                    idle = seconds_until_next_due(poll)
             except Exception:  # the database went away: wait and try again
                 db.session.rollback()
                 log.exception("worker iteration failed")
@@ -133,5 +149,5 @@ def run_worker(app: Flask, *, once: bool = False, batch: int = 20) -> None:
             if once:
                 break
             if not busy:
-                time.sleep(poll)
+                time.sleep(idle)
     log.info("worker stopped", extra={"worker": worker_id})

@@ -31,7 +31,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from portal.core.forms import MultiCheckboxField, choices
+from portal.core.forms import CachedOptionsSelect, MultiCheckboxField, choices
 from portal.signup.attributes import (
     ATTRIBUTES,
     CAREER_STAGES,
@@ -74,7 +74,10 @@ class ApplicationForm(FlaskForm):
         validators=[InputRequired()],
     )
     country = SelectField(
-        "Country where you work", choices=choices(COUNTRY_CHOICES), validators=[InputRequired()]
+        "Country where you work",
+        choices=choices(COUNTRY_CHOICES),
+        validators=[InputRequired()],
+        widget=CachedOptionsSelect(),
     )
     career_stage = SelectField(
         "Career stage", choices=choices(_placeholder(CAREER_STAGES)), validators=[InputRequired()]

@@ -1,0 +1,1 @@
+"""Benchmarks and failure drills of the portal (`make bench`, `make bench-smoke`)."""

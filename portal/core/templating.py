@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request, url_for
+from flask_login import current_user
 
 from portal.core.markdown import render_markdown
 from portal.core.urls import external_url
@@ -42,6 +44,38 @@ def format_duration(seconds: float | None) -> str:
     return f"{sign}{minutes} min"
 
 
+@dataclass(frozen=True)
+class NavLink:
+    label: str
+    href: str
+    current: bool
+
+
+def _may_see(role: str | None) -> bool:
+    if role is None:
+        return True
+    if role == "anonymous":
+        return not current_user.is_authenticated
+    return bool(current_user.is_authenticated and current_user.has_role_name(role))
+
+
+def main_navigation() -> list[NavLink]:
+    """The navigation links the current account may see. The current section is the longest
+    link the address starts with, so /signup/status/... marks "Apply" and /signup/mine marks
+    "My applications"."""
+    shown = [
+        (item["label"], url_for(item["endpoint"]))
+        for item in current_app.extensions.get("portal.nav", [])
+        if _may_see(item["role"])
+    ]
+    path = request.path
+    matching = [
+        href for _, href in shown if path == href or (href != "/" and path.startswith(href))
+    ]
+    current = max(matching, key=len, default=None)
+    return [NavLink(label, href, href == current) for label, href in shown]
+
+
 def init_templating(app: Flask) -> None:
     app.jinja_env.filters["localtime"] = format_datetime
     app.jinja_env.filters["duration"] = format_duration
@@ -56,7 +90,7 @@ def init_templating(app: Flask) -> None:
         return {
             "github_enabled": bool(config["GITHUB_CLIENT_ID"] and config["GITHUB_CLIENT_SECRET"]),
             "portal_timezone": config["PORTAL_TIMEZONE"],
-            "nav_items": current_app.extensions.get("portal.nav", []),
+            "main_navigation": main_navigation,
             "has_endpoint": lambda name: name in current_app.view_functions,
         }
 

@@ -40,6 +40,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from portal.admin import views as admin_views
     from portal.auth import models as _auth_models  # noqa: F401 - register the tables
     from portal.auth import views as auth_views
+    from portal.auth.services import user_for_api_token
     from portal.core import api, errors, logging, security, templating
     from portal.core.db import configure_engine
     from portal.extensions import csrf, db, limiter, login_manager, migrate
@@ -63,7 +64,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     pages_views.init_app(app)
     auth_views.init_app(app)
     admin_views.init_app(app)
-    api.init_app(app)
+    api.init_app(app, user_for_api_token)
     signup_views.init_app(app)
     helpdesk_views.init_app(app)
     cli.init_app(app)

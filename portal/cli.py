@@ -15,7 +15,7 @@ from flask_migrate import upgrade
 from werkzeug.serving import run_simple
 
 from portal.auth import services as auth_services
-from portal.auth.models import Role, SupportTier
+from portal.core.roles import Role, SupportTier
 
 portal_cli = AppGroup("portal", help="Run and administer the DP0 portal.")
 

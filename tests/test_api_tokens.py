@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from portal.auth.models import Role
+from portal.core.roles import Role
 
 
 def test_staff_create_use_and_revoke_a_token(make_user, login):

@@ -16,7 +16,7 @@ from pathlib import Path
 import time_machine
 from sqlalchemy import select
 
-from portal.auth.models import Role
+from portal.core.roles import Role
 from portal.core.db import transaction, utcnow
 from portal.extensions import db
 from portal.outbox import enqueue, send_email

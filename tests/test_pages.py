@@ -6,7 +6,7 @@ import base64
 import hashlib
 from pathlib import Path
 
-from portal.auth.models import Role
+from portal.core.roles import Role
 
 
 def test_home_page_links_to_docs_and_sign_in(client):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from portal.auth.models import Role
+from portal.core.roles import Role
 
 
 def _attempts(client, email: str, address: str, count: int) -> list[int]:

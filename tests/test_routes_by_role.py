@@ -12,7 +12,7 @@ from flask import Flask
 
 import tests.route_tables as tables
 from portal import create_app
-from portal.auth.models import Role
+from portal.core.roles import Role
 from portal.auth.services import create_user
 from portal.extensions import db
 from tests.route_tables import ROLES, Route

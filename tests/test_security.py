@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from portal import create_app
-from portal.auth.models import Role
+from portal.core.roles import Role
 
 ROOT = Path(__file__).resolve().parent.parent
 

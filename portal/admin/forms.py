@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, SelectField, StringField
 from wtforms.validators import Email, InputRequired, Length, Optional
 
-from portal.auth.models import Role, SupportTier
-from portal.core.forms import choices
+from portal.core.forms import PortalForm, choices
+from portal.core.roles import Role, SupportTier
 
 ROLE_PAIRS = [(role.value, role.label) for role in Role]
 TIER_CHOICES = choices([("", "No support tier")] + [(str(int(t)), t.label) for t in SupportTier])
@@ -17,7 +16,7 @@ def _tier_or_none(value: str | None) -> int | None:
     return int(value) if value else None
 
 
-class InviteStaffForm(FlaskForm):
+class InviteStaffForm(PortalForm):
     full_name = StringField("Full name", validators=[InputRequired(), Length(max=200)])
     email = EmailField("Email", validators=[InputRequired(), Email(), Length(max=254)])
     role = SelectField("Role", choices=choices(p for p in ROLE_PAIRS if p[0] in ("staff", "admin")))
@@ -26,7 +25,7 @@ class InviteStaffForm(FlaskForm):
     )
 
 
-class EditUserForm(FlaskForm):
+class EditUserForm(PortalForm):
     role = SelectField("Role", choices=choices(ROLE_PAIRS))
     tier = SelectField(
         "Support tier",
@@ -38,7 +37,7 @@ class EditUserForm(FlaskForm):
     active = BooleanField("Account is active")
 
 
-class UserFilterForm(FlaskForm):
+class UserFilterForm(PortalForm):
     class Meta:
         csrf = False
 

@@ -24,7 +24,8 @@ from sqlalchemy import func, or_, select
 from portal.admin.forms import EditUserForm, InviteStaffForm, UserFilterForm
 from portal.auth import services as auth_services
 from portal.auth.forms import ConfirmForm
-from portal.auth.models import Role, SupportTier, User
+from portal.auth.models import User
+from portal.core.roles import Role, SupportTier
 from portal.core.security import admin_required
 from portal.core.templating import add_nav_item
 from portal.extensions import db

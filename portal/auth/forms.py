@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import Email, EqualTo, InputRequired, Length, Optional, Regexp
+
+from portal.core.forms import PortalForm
 
 PASSWORD_RULES = [
     InputRequired(),
@@ -12,13 +13,13 @@ PASSWORD_RULES = [
 ]
 
 
-class LoginForm(FlaskForm):
+class LoginForm(PortalForm):
     email = EmailField("Email", validators=[InputRequired(), Email()])
     password = PasswordField("Password", validators=[InputRequired()])
     remember = BooleanField("Keep me signed in on this device")
 
 
-class RegisterForm(FlaskForm):
+class RegisterForm(PortalForm):
     full_name = StringField("Full name", validators=[InputRequired(), Length(max=200)])
     email = EmailField("Email", validators=[InputRequired(), Email(), Length(max=254)])
     password = PasswordField("Password", validators=PASSWORD_RULES)
@@ -28,11 +29,11 @@ class RegisterForm(FlaskForm):
     )
 
 
-class EmailOnlyForm(FlaskForm):
+class EmailOnlyForm(PortalForm):
     email = EmailField("Email", validators=[InputRequired(), Email()])
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(PortalForm):
     password = PasswordField("New password", validators=PASSWORD_RULES)
     confirm = PasswordField(
         "Repeat new password",
@@ -40,7 +41,7 @@ class ResetPasswordForm(FlaskForm):
     )
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(PortalForm):
     current = PasswordField("Current password", validators=[InputRequired()])
     password = PasswordField("New password", validators=PASSWORD_RULES)
     confirm = PasswordField(
@@ -49,7 +50,7 @@ class ChangePasswordForm(FlaskForm):
     )
 
 
-class ProfileForm(FlaskForm):
+class ProfileForm(PortalForm):
     full_name = StringField("Full name", validators=[InputRequired(), Length(max=200)])
     slack_user_id = StringField(
         "Slack member ID",
@@ -62,7 +63,7 @@ class ProfileForm(FlaskForm):
     )
 
 
-class TokenForm(FlaskForm):
+class TokenForm(PortalForm):
     name = StringField(
         "Token name",
         description="What the token is for, e.g. \u201cweekly stats script\u201d.",
@@ -70,5 +71,5 @@ class TokenForm(FlaskForm):
     )
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(PortalForm):
     """A form with nothing but its CSRF token, for buttons that change something."""

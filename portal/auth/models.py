@@ -3,44 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import IntEnum, StrEnum
 
 from flask_login import UserMixin
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.core.db import UTCDateTime, utcnow
-from portal.extensions import db
+from portal.core.db import Base, UTCDateTime, utcnow
+from portal.core.enums import enum_column
+from portal.core.roles import Role, SupportTier
 
 
-class Role(StrEnum):
-    APPLICANT = "applicant"
-    DELEGATE = "delegate"
-    STAFF = "staff"
-    ADMIN = "admin"
-
-    @property
-    def rank(self) -> int:
-        return list(Role).index(self)
-
-    @property
-    def label(self) -> str:
-        return self.value.capitalize()
-
-
-class SupportTier(IntEnum):
-    COMMUNITY_ENGAGEMENT = 1
-    SERVICE_DESK = 2
-    EXPERT = 3
-
-    @property
-    def label(self) -> str:
-        return {1: "Tier 1: community engagement", 2: "Tier 2: service desk", 3: "Tier 3: experts"}[
-            self.value
-        ]
-
-
-class User(UserMixin, db.Model):  # type: ignore[name-defined]
+class User(UserMixin, Base):
     """A person who can sign in: applicant, delegate, staff (with a support tier) or admin."""
 
     __tablename__ = "user_account"
@@ -49,7 +22,7 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
     email: Mapped[str] = mapped_column(String(254), unique=True)
     full_name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str | None] = mapped_column(String(255))
-    role: Mapped[str] = mapped_column(String(20), default=Role.APPLICANT)
+    role: Mapped[Role] = mapped_column(enum_column(Role, 20), default=Role.APPLICANT)
     support_tier: Mapped[int | None] = mapped_column(Integer)
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     github_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
@@ -70,16 +43,9 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
     def is_active(self) -> bool:
         return self.active
 
-    @property
-    def role_enum(self) -> Role:
-        return Role(self.role)
-
     def has_role(self, role: Role) -> bool:
         """Roles are ordered: an admin can do what staff can, staff what delegates can."""
-        return self.role_enum.rank >= role.rank
-
-    def has_role_name(self, name: str) -> bool:
-        return self.has_role(Role(name))
+        return Role(self.role).rank >= role.rank
 
     @property
     def is_staff(self) -> bool:
@@ -101,7 +67,7 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
         return f"<User {self.id} {self.email} {self.role}>"
 
 
-class ApiToken(db.Model):  # type: ignore[name-defined]
+class ApiToken(Base):
     """A bearer token for the JSON API; only its SHA-256 is stored."""
 
     __tablename__ = "api_token"

@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from portal.auth.models import ApiToken, Role, SupportTier, User
+from portal.auth.models import ApiToken, User
 from portal.core.db import transaction, utcnow
+from portal.core.errors import UserError
+from portal.core.roles import Role, SupportTier
 from portal.core.tokens import InvalidToken, make_token, read_token
 from portal.core.urls import external_url
 from portal.extensions import db
@@ -20,12 +22,8 @@ from portal.outbox import send_email
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
 
-class AuthError(Exception):
+class AuthError(UserError):
     """An account action that cannot be done, with a message for the person."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class EmailAlreadyRegistered(AuthError):

@@ -4,15 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from flask import Blueprint, Flask, Response, abort, g, jsonify, request
+from flask import Blueprint, Flask, Response, abort, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from portal.auth.models import Role, User
+from portal.core.roles import Role
 from portal.extensions import csrf
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class TokenOwner(Protocol):
+    """What the API needs of the account a token belongs to."""
+
+    id: int
+    email: str
+    role: Role
+    support_tier: int | None
+
+    def has_role(self, role: Role) -> bool: ...
+
+
+TokenLoader = Callable[[str], TokenOwner | None]
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -31,13 +45,11 @@ def token_required(role: Role = Role.STAFF) -> Callable[[F], F]:
     def decorator(view: F) -> F:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            from portal.auth.services import user_for_api_token
-
             header = request.headers.get("Authorization", "")
             scheme, _, raw = header.partition(" ")
             if scheme.lower() != "bearer" or not raw.strip():
                 return api_error(401, "Send an API token as 'Authorization: Bearer <token>'.")
-            user = user_for_api_token(raw.strip())
+            user = current_app.extensions["portal.token_loader"](raw.strip())
             if user is None:
                 return api_error(401, "The API token is not valid or has been revoked.")
             if not user.has_role(role):
@@ -67,7 +79,7 @@ def page_args(default_per_page: int = 50, max_per_page: int = 200) -> tuple[int,
 @token_required(Role.STAFF)
 def me() -> ResponseReturnValue:
     """Who the token belongs to: a quick check that a script is set up right."""
-    user: User = g.api_user
+    user: TokenOwner = g.api_user
     return jsonify(id=user.id, email=user.email, role=user.role, tier=user.support_tier)
 
 
@@ -77,5 +89,8 @@ def register_api_blueprint(app: Flask, blueprint: Blueprint) -> None:
     app.register_blueprint(blueprint)
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, token_loader: TokenLoader) -> None:
+    """Serve the API; `token_loader` finds the account a raw bearer token belongs to (the
+    accounts feature provides it, so the core never imports a feature)."""
+    app.extensions["portal.token_loader"] = token_loader
     register_api_blueprint(app, bp)

@@ -1,4 +1,5 @@
-"""Friendly error pages, and JSON errors with a reason for API paths."""
+"""The one error hierarchy for what a person asked that cannot be done, friendly error pages,
+and JSON errors with a reason for API paths."""
 
 from __future__ import annotations
 
@@ -10,6 +11,52 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("portal.errors")
+
+
+class UserError(Exception):
+    """Something a person asked for that cannot be done, with the message they are shown and
+    the HTTP status it answers with. Every feature's errors derive from this class, so pages and
+    the API handle them in one place each (`init_error_handlers`); a view that re-shows a form
+    catches it to put the message beside the fields instead.
+
+    `field` names the form field the message belongs to, where there is one.
+    """
+
+    status: int = 422
+    default_message: str = "That cannot be done."
+
+    def __init__(self, message: str | None = None, *, field: str | None = None) -> None:
+        self.message = message or self.default_message
+        self.field = field
+        super().__init__(self.message)
+
+    @property
+    def code(self) -> str:
+        """A stable machine-readable name for API clients, from the class name."""
+        name = type(self).__name__
+        return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+
+
+class NotFound(UserError):
+    """The thing does not exist, or does not exist for this person."""
+
+    status = 404
+    default_message = "We could not find that."
+
+
+class Forbidden(UserError):
+    """The person may not do this."""
+
+    status = 403
+    default_message = "Your account may not do that."
+
+
+class Conflict(UserError):
+    """The thing's current state does not allow this (someone else may have changed it)."""
+
+    status = 409
+    default_message = "That is no longer possible: the page may be out of date."
+
 
 MESSAGES = {
     400: "The request could not be understood.",
@@ -47,6 +94,10 @@ def init_error_handlers(app: Flask) -> None:
             "This form has expired or did not come from this site. Reload the page and try again.",
             "csrf_failed",
         )
+
+    @app.errorhandler(UserError)
+    def _user_error(error: UserError) -> ResponseReturnValue:
+        return error_response(error.status, error.message, error.code)
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> ResponseReturnValue:

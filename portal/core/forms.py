@@ -6,9 +6,25 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
+from flask_wtf import FlaskForm
 from markupsafe import Markup
-from wtforms import SelectMultipleField, widgets
+from wtforms import Field, SelectMultipleField, widgets
+from wtforms.csrf.core import CSRFTokenField
 from wtforms.fields.choices import Choice, SelectChoice
+
+
+class PortalForm(FlaskForm):
+    """The base of every form in the portal.
+
+    The CSRF input is rendered without an id: a page with several forms would otherwise repeat
+    `id="csrf_token"`, which is invalid HTML and confuses label lookups.
+    """
+
+    class Meta:
+        def render_field(self, field: Field, render_kw: dict[str, Any]) -> Markup:
+            if isinstance(field, CSRFTokenField):
+                render_kw = {**render_kw, "id": False}
+            return super().render_field(field, render_kw)  # type: ignore[misc]
 
 
 def choices(pairs: Iterable[tuple[str, str]]) -> list[SelectChoice]:

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from flask import Flask, Response, abort, g, request
 from flask_login import current_user
 
-from portal.auth.models import Role
+from portal.core.roles import Role
 
 F = TypeVar("F", bound=Callable[..., Any])
 

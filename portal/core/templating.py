@@ -11,6 +11,7 @@ from flask import Flask, current_app, request, url_for
 from flask_login import current_user
 
 from portal.core.markdown import render_markdown
+from portal.core.roles import Role
 from portal.core.urls import external_url
 
 
@@ -56,7 +57,7 @@ def _may_see(role: str | None) -> bool:
         return True
     if role == "anonymous":
         return not current_user.is_authenticated
-    return bool(current_user.is_authenticated and current_user.has_role_name(role))
+    return bool(current_user.is_authenticated and current_user.has_role(Role(role)))
 
 
 def main_navigation() -> list[NavLink]:
@@ -92,6 +93,7 @@ def init_templating(app: Flask) -> None:
             "portal_timezone": config["PORTAL_TIMEZONE"],
             "main_navigation": main_navigation,
             "has_endpoint": lambda name: name in current_app.view_functions,
+            "Role": Role,
         }
 
 

@@ -9,10 +9,11 @@ from flask import Blueprint, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
-from portal.auth.models import Role, User
+from portal.auth.models import User
 from portal.auth.services import find_user_by_email
 from portal.core.api import api_error, page_args, token_required
 from portal.core.db import utcnow
+from portal.core.roles import Role
 from portal.helpdesk import queries, services
 from portal.helpdesk.forms import NewTicketForm, QueueFilterForm
 from portal.helpdesk.models import Ticket, TicketEvent, TicketMessage, TicketState, Via

@@ -8,7 +8,6 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
-from flask_wtf import FlaskForm
 from wtforms import (
     Field,
     HiddenField,
@@ -21,8 +20,8 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
-from portal.auth.models import SupportTier
-from portal.core.forms import choices
+from portal.core.forms import PortalForm, choices
+from portal.core.roles import SupportTier
 from portal.helpdesk import attachments
 from portal.helpdesk.business_hours import WEEKDAYS, CalendarError, parse_day_hours
 from portal.helpdesk.models import Category, Priority, SlaTarget, TicketState
@@ -42,7 +41,7 @@ class AttachmentsField(MultipleFileField):
 
     uploads: list[attachments.Upload] = []
 
-    def pre_validate(self, form: FlaskForm) -> None:
+    def pre_validate(self, form: PortalForm) -> None:
         self.uploads = []
         try:
             self.uploads = attachments.check_uploads(list(self.data or []))
@@ -59,7 +58,7 @@ def attachments_field(label: str = "Attachments") -> AttachmentsField:
     )
 
 
-class NewTicketForm(FlaskForm):
+class NewTicketForm(PortalForm):
     subject = StringField(
         "Subject",
         description="One line saying what goes wrong, "
@@ -86,14 +85,14 @@ class NewTicketForm(FlaskForm):
         self.priority.choices = choices(_priority_pairs(allow_urgent))
 
 
-class ReplyForm(FlaskForm):
+class ReplyForm(PortalForm):
     body = TextAreaField(
         "Your reply", validators=[InputRequired(), Length(max=20000)], description="Markdown works."
     )
     attachments = attachments_field()
 
 
-class RatingForm(FlaskForm):
+class RatingForm(PortalForm):
     rating = RadioField(
         "How well were you helped?",
         choices=choices(
@@ -110,7 +109,7 @@ class RatingForm(FlaskForm):
     comment = TextAreaField("Comment (optional)", validators=[Optional(), Length(max=2000)])
 
 
-class StaffReplyForm(FlaskForm):
+class StaffReplyForm(PortalForm):
     body = TextAreaField(
         "Message",
         validators=[Length(max=20000)],
@@ -137,7 +136,7 @@ class StaffReplyForm(FlaskForm):
         )
 
 
-class AssignForm(FlaskForm):
+class AssignForm(PortalForm):
     assignee = SelectField("Assign to", validators=[Optional()])
 
     def __init__(
@@ -147,7 +146,7 @@ class AssignForm(FlaskForm):
         self.assignee.choices = choices([("", "Nobody (unassigned)"), *(staff or [])])
 
 
-class StateForm(FlaskForm):
+class StateForm(PortalForm):
     # Distinct ids: the state, escalation and move-back forms share one page with sections
     # named "state" and "tier".
     state = SelectField(
@@ -160,7 +159,7 @@ class StateForm(FlaskForm):
     )
 
 
-class EscalateForm(FlaskForm):
+class EscalateForm(PortalForm):
     reason = TextAreaField(
         "Why does the next tier need to take it?",
         id="escalate-reason",
@@ -168,19 +167,19 @@ class EscalateForm(FlaskForm):
     )
 
 
-class DeescalateForm(FlaskForm):
+class DeescalateForm(PortalForm):
     tier = SelectField("Move back to", id="deescalate-tier", choices=choices(TIER_PAIRS[:2]))
     reason = TextAreaField(
         "Why?", id="deescalate-reason", validators=[InputRequired(), Length(min=3, max=1000)]
     )
 
 
-class PropertiesForm(FlaskForm):
+class PropertiesForm(PortalForm):
     priority = SelectField("Priority", choices=choices(_priority_pairs(True)))
     category = SelectField("Category", choices=choices(CATEGORY_PAIRS))
 
 
-class QueueFilterForm(FlaskForm):
+class QueueFilterForm(PortalForm):
     class Meta:
         csrf = False
 
@@ -229,7 +228,7 @@ class QueueFilterForm(FlaskForm):
         )
 
 
-class CannedReplyForm(FlaskForm):
+class CannedReplyForm(PortalForm):
     tier = SelectField("For", validators=[Optional()])
     title = StringField("Title", validators=[InputRequired(), Length(max=120)])
     body = TextAreaField(
@@ -248,14 +247,14 @@ class _DayHoursField(StringField):
 
     ranges: tuple[tuple[int, int], ...] = ()
 
-    def pre_validate(self, form: FlaskForm) -> None:
+    def pre_validate(self, form: PortalForm) -> None:
         try:
             self.ranges = parse_day_hours(self.data or "")
         except CalendarError as exc:
             raise ValidationError(str(exc).capitalize() + ".") from exc
 
 
-def _check_timezone(_form: FlaskForm, field: Field) -> None:
+def _check_timezone(_form: PortalForm, field: Field) -> None:
     try:
         ZoneInfo((field.data or "").strip())
     except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -282,7 +281,7 @@ def _check_country(form: TierSettingsForm, field: Field) -> None:
         raise ValidationError("The subdivision does not belong to this country.")
 
 
-def _check_dates(_form: FlaskForm, field: Field) -> None:
+def _check_dates(_form: PortalForm, field: Field) -> None:
     for line in (field.data or "").split():
         try:
             date.fromisoformat(line)
@@ -290,7 +289,7 @@ def _check_dates(_form: FlaskForm, field: Field) -> None:
             raise ValidationError(f"{line!r} is not a date like 2026-12-24.") from exc
 
 
-class TierSettingsForm(FlaskForm):
+class TierSettingsForm(PortalForm):
     slack_channel_id = StringField(
         "Slack channel ID",
         description="Where this tier is paged, e.g. C012AB3CD (in the channel's details in "

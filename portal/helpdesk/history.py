@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from portal.auth.models import SupportTier
+from portal.core.roles import SupportTier
 from portal.core.templating import format_datetime
 from portal.helpdesk.models import (
     CATEGORY_LABELS,

@@ -22,9 +22,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.auth.models import SupportTier, User
-from portal.core.db import UTCDateTime, utcnow
-from portal.extensions import db
+from portal.auth.models import User
+from portal.core.db import Base, UTCDateTime, utcnow
+from portal.core.roles import SupportTier
 from portal.helpdesk.business_hours import Calendar
 from portal.outbox.models import OutboxMessage
 
@@ -157,7 +157,7 @@ class EventKind(StrEnum):
     RATED = "rated"
 
 
-class Ticket(db.Model):  # type: ignore[name-defined]
+class Ticket(Base):
     """A request for help from a delegate, with the SLA clock of the tier it is in.
 
     The due times are those of targets still pending; `next_due_at` is the earliest of them
@@ -311,7 +311,7 @@ class Ticket(db.Model):  # type: ignore[name-defined]
         return f"<Ticket {self.id} {self.state} tier {self.tier}>"
 
 
-class TicketMessage(db.Model):  # type: ignore[name-defined]
+class TicketMessage(Base):
     """A reply on a ticket: from the requester, a public reply from staff, or an internal note
     (staff only: never shown or mailed to the requester)."""
 
@@ -336,7 +336,7 @@ class TicketMessage(db.Model):  # type: ignore[name-defined]
     )
 
 
-class TicketAttachment(db.Model):  # type: ignore[name-defined]
+class TicketAttachment(Base):
     """A file attached to a ticket (with the description) or to one of its messages. The bytes
     live under the instance folder, named by `stored_name`, never in the database."""
 
@@ -365,7 +365,7 @@ class TicketAttachment(db.Model):  # type: ignore[name-defined]
         return self.message is not None and self.message.internal
 
 
-class TicketEvent(db.Model):  # type: ignore[name-defined]
+class TicketEvent(Base):
     """One entry of a ticket's append-only history: who did what, when, and how."""
 
     __tablename__ = "helpdesk_event"
@@ -394,7 +394,7 @@ def _history_is_append_only(_mapper: Any, _connection: Any, target: TicketEvent)
     raise RuntimeError(f"ticket history is append-only (event {target.id})")
 
 
-class SlaOutcome(db.Model):  # type: ignore[name-defined]
+class SlaOutcome(Base):
     """A target met or missed in one tier, for the attainment figures."""
 
     __tablename__ = "helpdesk_sla_outcome"
@@ -412,7 +412,7 @@ class SlaOutcome(db.Model):  # type: ignore[name-defined]
     met: Mapped[bool] = mapped_column(Boolean)
 
 
-class TicketSlackPost(db.Model):  # type: ignore[name-defined]
+class TicketSlackPost(Base):
     """The living Slack message of a ticket in one channel: later events edit the root post
     (each edit waits for the one before, so an old edit never lands after a newer one) and
     reply in its thread."""
@@ -432,7 +432,7 @@ class TicketSlackPost(db.Model):  # type: ignore[name-defined]
     last_update: Mapped[OutboxMessage | None] = relationship(foreign_keys=[last_update_id])
 
 
-class CannedReply(db.Model):  # type: ignore[name-defined]
+class CannedReply(Base):
     """A reusable answer for one tier (or every tier when `tier` is NULL)."""
 
     __tablename__ = "helpdesk_canned_reply"
@@ -489,7 +489,7 @@ DEFAULT_TIER_SETTINGS: dict[int, dict[str, Any]] = {
 }  # fmt: skip
 
 
-class TierSettings(db.Model):  # type: ignore[name-defined]
+class TierSettings(Base):
     """Admin-editable settings of one support tier: its Slack channel, its business-hours
     calendar, its SLA targets and how long before a breach to warn. A tier without a row
     uses DEFAULT_TIER_SETTINGS."""

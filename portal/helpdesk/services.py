@@ -12,8 +12,9 @@ from flask import current_app
 from sqlalchemy import and_, or_, select, true
 from sqlalchemy.orm import Session, selectinload
 
-from portal.auth.models import Role, User
+from portal.auth.models import User
 from portal.core.db import transaction, utcnow
+from portal.core.roles import Role
 from portal.core.templating import format_datetime, format_duration
 from portal.core.urls import external_url
 from portal.extensions import db

@@ -10,9 +10,10 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from portal.auth.forms import ConfirmForm
-from portal.auth.models import SupportTier, User
+from portal.auth.models import User
 from portal.core.db import utcnow
 from portal.core.forms import choices
+from portal.core.roles import SupportTier
 from portal.core.security import admin_required, staff_required
 from portal.extensions import db
 from portal.helpdesk import attachments, dashboard, queries, services, sla

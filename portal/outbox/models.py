@@ -9,8 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.core.db import UTCDateTime, utcnow
-from portal.extensions import db
+from portal.core.db import Base, UTCDateTime, utcnow
 
 
 class MessageState(StrEnum):
@@ -20,7 +19,7 @@ class MessageState(StrEnum):
     DEAD = "dead"
 
 
-class OutboxMessage(db.Model):  # type: ignore[name-defined]
+class OutboxMessage(Base):
     """One outgoing message and its delivery record.
 
     `next_attempt_at` is when a worker may next take it: for a pending message the retry time,
@@ -67,7 +66,7 @@ class OutboxMessage(db.Model):  # type: ignore[name-defined]
         return f"{payload.get('method', '')} {payload.get('path', '')}"
 
 
-class DeliveryRate(db.Model):  # type: ignore[name-defined]
+class DeliveryRate(Base):
     """The earliest time the next message for one rate key may be sent."""
 
     __tablename__ = "delivery_rate"
@@ -76,7 +75,7 @@ class DeliveryRate(db.Model):  # type: ignore[name-defined]
     next_allowed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class JobLease(db.Model):  # type: ignore[name-defined]
+class JobLease(Base):
     """Which worker runs a periodic job now, so several workers never run it at once."""
 
     __tablename__ = "job_lease"

@@ -6,8 +6,8 @@ from __future__ import annotations
 from flask import Blueprint, Flask, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from portal.auth.models import Role
 from portal.core.api import api_error, page_args, register_api_blueprint, token_required
+from portal.core.roles import Role
 from portal.extensions import db
 from portal.signup import provisioning, reports
 from portal.signup.attributes import ATTRIBUTES

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
@@ -31,7 +30,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from portal.core.forms import CachedOptionsSelect, MultiCheckboxField, choices
+from portal.core.forms import CachedOptionsSelect, MultiCheckboxField, PortalForm, choices
 from portal.signup.attributes import (
     ATTRIBUTES,
     CAREER_STAGES,
@@ -56,7 +55,7 @@ def _placeholder(pairs: list[tuple[str, str]], text: str = "Choose one") -> list
     return [("", text), *pairs]
 
 
-class ApplicationForm(FlaskForm):
+class ApplicationForm(PortalForm):
     full_name = StringField("Full name", validators=[InputRequired(), Length(max=200)])
     email = EmailField(
         "Email",
@@ -172,7 +171,7 @@ class ApplicationForm(FlaskForm):
             raise ValidationError("Tell us what your data rights are based on.")
 
 
-class WithdrawForm(FlaskForm):
+class WithdrawForm(PortalForm):
     confirm = BooleanField(
         "Yes, withdraw my application",
         validators=[DataRequired(message="Tick the box to confirm.")],
@@ -182,7 +181,7 @@ class WithdrawForm(FlaskForm):
     )
 
 
-class EmailLookupForm(FlaskForm):
+class EmailLookupForm(PortalForm):
     email = EmailField("Email you applied with", validators=[InputRequired(), Email()])
 
 
@@ -201,7 +200,7 @@ class IdListField(Field):
         return ""
 
 
-class DecisionForm(FlaskForm):
+class DecisionForm(PortalForm):
     action = SelectField(
         "Decision", choices=choices([*DECISIONS, ("undo", "Undo the last change")])
     )
@@ -212,7 +211,7 @@ class DecisionForm(FlaskForm):
     )
 
 
-class BulkDecisionForm(FlaskForm):
+class BulkDecisionForm(PortalForm):
     ids = IdListField("Applications")
     action = SelectField(
         "Decision for the ticked applications",
@@ -229,7 +228,7 @@ class BulkDecisionForm(FlaskForm):
             raise ValidationError("Tick at least one application.")
 
 
-class CloseWaitlistForm(FlaskForm):
+class CloseWaitlistForm(PortalForm):
     reason = StringField(
         "Reason",
         description="Kept in the audit trail. Everyone still waiting is emailed that they were "
@@ -241,7 +240,7 @@ class CloseWaitlistForm(FlaskForm):
     )
 
 
-class PriorityForm(FlaskForm):
+class PriorityForm(PortalForm):
     priority = IntegerField(
         "Waitlist priority",
         description="Higher goes first; 0 is the default. Ties keep the order of confirmation.",
@@ -250,7 +249,7 @@ class PriorityForm(FlaskForm):
     reason = StringField("Reason", validators=[InputRequired(), Length(max=500)])
 
 
-class NoteForm(FlaskForm):
+class NoteForm(PortalForm):
     body = TextAreaField(
         "Private note",
         description="Only staff see notes.",
@@ -258,7 +257,7 @@ class NoteForm(FlaskForm):
     )
 
 
-class QueueFilterForm(FlaskForm):
+class QueueFilterForm(PortalForm):
     class Meta:
         csrf = False
 
@@ -289,7 +288,7 @@ class QueueFilterForm(FlaskForm):
     )
 
 
-class CohortForm(FlaskForm):
+class CohortForm(PortalForm):
     size = IntegerField(
         "Cohort size",
         description="How many to choose; it starts at the wave's free seats.",
@@ -302,7 +301,7 @@ class CohortForm(FlaskForm):
     )
 
 
-class CohortAdmitForm(FlaskForm):
+class CohortAdmitForm(PortalForm):
     ids = IdListField("Selected")
     note = StringField("Note for the audit trail (optional)", validators=[Length(max=300)])
     compare = HiddenField()
@@ -315,7 +314,7 @@ class CohortAdmitForm(FlaskForm):
 # --- admin --------------------------------------------------------------------------------------
 
 
-class ProgrammeForm(FlaskForm):
+class ProgrammeForm(PortalForm):
     name = StringField("Name", validators=[InputRequired(), Length(max=200)])
     slug = StringField(
         "Short name",
@@ -359,7 +358,7 @@ class ProgrammeForm(FlaskForm):
     accepting_applications = BooleanField("The application form is open")
 
 
-class WaveForm(FlaskForm):
+class WaveForm(PortalForm):
     name = StringField("Name", validators=[InputRequired(), Length(max=200)])
     slug = StringField(
         "Short name",
@@ -403,7 +402,7 @@ def weight_field_name(attribute: str) -> str:
     return f"weight__{attribute}"
 
 
-class TargetsForm(FlaskForm):
+class TargetsForm(PortalForm):
     """One percentage per attribute value and one weight per attribute (fields added below)."""
 
     def target_fields(self, attribute: str) -> list[Field]:

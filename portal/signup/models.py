@@ -22,8 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.auth.models import User
-from portal.core.db import UTCDateTime, utcnow
-from portal.extensions import db
+from portal.core.db import Base, UTCDateTime, utcnow
 from portal.outbox.models import OutboxMessage
 
 
@@ -103,7 +102,7 @@ class GitHubState(StrEnum):
         }[self.value]
 
 
-class Programme(db.Model):  # type: ignore[name-defined]
+class Programme(Base):
     """A sign-up programme (DP0 delegates): its limits, guidelines and offer rules."""
 
     __tablename__ = "signup_programme"
@@ -143,7 +142,7 @@ class Programme(db.Model):  # type: ignore[name-defined]
         return f"<Programme {self.slug}>"
 
 
-class Wave(db.Model):  # type: ignore[name-defined]
+class Wave(Base):
     """One admission round of a programme: when it is open, how many it admits, and how."""
 
     __tablename__ = "signup_wave"
@@ -184,7 +183,7 @@ class Wave(db.Model):  # type: ignore[name-defined]
         return f"<Wave {self.programme_id}/{self.slug}>"
 
 
-class Target(db.Model):  # type: ignore[name-defined]
+class Target(Base):
     """A soft target: the fraction of a cohort that should have one attribute value."""
 
     __tablename__ = "signup_target"
@@ -204,7 +203,7 @@ class Target(db.Model):  # type: ignore[name-defined]
     programme: Mapped[Programme] = relationship(back_populates="targets")
 
 
-class Application(db.Model):  # type: ignore[name-defined]
+class Application(Base):
     """One person's application to a programme, from submission to admission or departure.
 
     One per person per programme: the email and the GitHub username are unique within a
@@ -317,7 +316,7 @@ class Application(db.Model):  # type: ignore[name-defined]
         return f"<Application {self.id} {self.email} {self.state}>"
 
 
-class CollaborationMembership(db.Model):  # type: ignore[name-defined]
+class CollaborationMembership(Base):
     """One Science Collaboration an applicant belongs to (a row each, so filters can index it)."""
 
     __tablename__ = "signup_collaboration_membership"
@@ -328,7 +327,7 @@ class CollaborationMembership(db.Model):  # type: ignore[name-defined]
     code: Mapped[str] = mapped_column(String(20), primary_key=True)
 
 
-class Offer(db.Model):  # type: ignore[name-defined]
+class Offer(Base):
     """A seat held for a waitlisted applicant until they answer or the offer expires: the log of
     every offer made."""
 
@@ -351,7 +350,7 @@ class Offer(db.Model):  # type: ignore[name-defined]
     wave: Mapped[Wave] = relationship()
 
 
-class ApplicationEvent(db.Model):  # type: ignore[name-defined]
+class ApplicationEvent(Base):
     """The audit trail: every change of state (and of priority or wave), by whom and why."""
 
     __tablename__ = "signup_event"
@@ -372,7 +371,7 @@ class ApplicationEvent(db.Model):  # type: ignore[name-defined]
     application: Mapped[Application] = relationship(back_populates="events")
 
 
-class StaffNote(db.Model):  # type: ignore[name-defined]
+class StaffNote(Base):
     """A private note by staff on an application (never shown to the applicant)."""
 
     __tablename__ = "signup_note"
@@ -389,7 +388,7 @@ class StaffNote(db.Model):  # type: ignore[name-defined]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class CohortRun(db.Model):  # type: ignore[name-defined]
+class CohortRun(Base):
     """One cohort proposal: its inputs (seed, size, targets) and result, kept so that every
     selection can be explained and repeated."""
 

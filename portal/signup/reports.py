@@ -245,7 +245,7 @@ def attribute_condition(attribute: str, value: str) -> ColumnElement[bool] | Non
     return None
 
 
-def application_query(filters: QueueFilters) -> Select[tuple[Application]]:
+def application_query(filters: QueueFilters) -> Select[Application]:
     """The review queue (also the API's application list) for a set of filters."""
     query = select(Application)
     if filters.programme_id is not None:

@@ -17,8 +17,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal.auth import services as auth_services
-from portal.auth.models import Role, User
+from portal.auth.models import User
 from portal.core.db import transaction, utcnow
+from portal.core.roles import Role
 from portal.core.templating import format_datetime
 from portal.core.tokens import InvalidToken, make_token, read_token
 from portal.core.urls import external_url

@@ -12,7 +12,8 @@ from flask import Flask
 from sqlalchemy import select
 
 from portal.auth import services as auth_services
-from portal.auth.models import Role, SupportTier, User
+from portal.core.roles import Role, SupportTier
+from portal.auth.models import User
 from portal.core.db import utcnow
 from portal.extensions import db
 from portal.helpdesk import services as helpdesk_services

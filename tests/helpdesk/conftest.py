@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from portal.auth.models import Role, SupportTier, User
+from portal.core.roles import Role, SupportTier
+from portal.auth.models import User
 from portal.auth.services import create_user
 from portal.core.db import transaction
 from portal.extensions import db

@@ -12,7 +12,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from portal.auth.models import Role, User
+from portal.core.roles import Role
+from portal.auth.models import User
 from portal.core.db import utcnow
 from portal.extensions import db
 from portal.signup import provisioning, services

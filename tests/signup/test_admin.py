@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from portal.auth.models import Role
+from portal.core.roles import Role
 from portal.extensions import db
 from portal.signup.cli import DEFAULT_PROGRAMME_FILE, load_default_programme
 from portal.signup.models import Application, Programme, Target, Wave

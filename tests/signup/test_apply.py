@@ -12,7 +12,7 @@ import time_machine
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from portal.auth.models import Role
+from portal.core.roles import Role
 from portal.core.db import transaction, utcnow
 from portal.extensions import db
 from portal.signup.models import Application, ApplicationState, Programme

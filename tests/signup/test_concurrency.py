@@ -28,7 +28,7 @@ import requests
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from portal.auth.models import Role
+from portal.core.roles import Role
 from portal.extensions import db
 from portal.signup.models import Application
 from portal.signup.seats import seats_held

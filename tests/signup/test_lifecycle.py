@@ -10,7 +10,8 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from portal.auth.models import Role, User
+from portal.core.roles import Role
+from portal.auth.models import User
 from portal.core.db import utcnow
 from portal.extensions import db
 from portal.signup import services

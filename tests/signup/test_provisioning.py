@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 
-from portal.auth.models import Role
+from portal.core.roles import Role
 from portal.core.db import utcnow
 from portal.extensions import db
 from portal.signup import services

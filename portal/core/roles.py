@@ -1,0 +1,57 @@
+"""Who may do what: the account roles in their order, and the support tiers (defined once)."""
+
+from __future__ import annotations
+
+from enum import IntEnum, StrEnum
+
+
+class Role(StrEnum):
+    """Account roles, lowest first: each role may do what the roles before it may."""
+
+    APPLICANT = "applicant"
+    DELEGATE = "delegate"
+    STAFF = "staff"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        return list(Role).index(self)
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+class SupportTier(IntEnum):
+    """The help desk's tiers: 1 community engagement, 2 service desk, 3 experts."""
+
+    COMMUNITY_ENGAGEMENT = 1
+    SERVICE_DESK = 2
+    EXPERT = 3
+
+    @property
+    def label(self) -> str:
+        return _TIER_LABELS[self]
+
+    @property
+    def short_label(self) -> str:
+        return f"Tier {self.value}"
+
+    @property
+    def is_top(self) -> bool:
+        """Nothing escalates above this tier."""
+        return self is TOP_TIER
+
+    @classmethod
+    def choices(cls, blank: str | None = None) -> list[tuple[str, str]]:
+        """(value, label) pairs for a select, with an optional blank first option."""
+        pairs = [(str(tier.value), tier.label) for tier in cls]
+        return [("", blank), *pairs] if blank is not None else pairs
+
+
+_TIER_LABELS = {
+    SupportTier.COMMUNITY_ENGAGEMENT: "Tier 1: community engagement",
+    SupportTier.SERVICE_DESK: "Tier 2: service desk",
+    SupportTier.EXPERT: "Tier 3: experts",
+}
+TOP_TIER = SupportTier.EXPERT

@@ -21,8 +21,8 @@ from sqlalchemy.engine import make_url
 
 from portal import create_app
 from portal.auth import services as auth_services
-from portal.core.roles import Role, SupportTier
 from portal.auth.models import User
+from portal.core.roles import Role, SupportTier
 from portal.extensions import db
 from portal.outbox.worker import deliver_due_messages
 from tests.standins.github import GitHubStandIn

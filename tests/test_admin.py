@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from portal.core.roles import Role
 from portal.auth.models import User
+from portal.core.roles import Role
 from portal.extensions import db
 from tests.conftest import deliver_outbox
 

@@ -7,9 +7,9 @@ from urllib.parse import urlsplit
 import time_machine
 from sqlalchemy import select
 
-from portal.core.roles import Role
 from portal.auth.models import User
 from portal.core.db import utcnow
+from portal.core.roles import Role
 from portal.extensions import db
 from tests.conftest import PASSWORD, deliver_outbox
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy import func, select, text
 
-from portal.core.roles import Role
 from portal.auth.models import ApiToken, User
+from portal.core.roles import Role
 from portal.extensions import db
 from tests.conftest import free_port
 

@@ -8,8 +8,8 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from portal.core.roles import Role
 from portal.auth.models import User
+from portal.core.roles import Role
 from portal.extensions import db
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import time_machine
 from sqlalchemy import select
 
-from portal.core.roles import Role
 from portal.core.db import transaction, utcnow
+from portal.core.roles import Role
 from portal.extensions import db
 from portal.outbox import enqueue, send_email
 from portal.outbox.models import MessageState, OutboxMessage

@@ -12,8 +12,8 @@ from flask import Flask
 
 import tests.route_tables as tables
 from portal import create_app
-from portal.core.roles import Role
 from portal.auth.services import create_user
+from portal.core.roles import Role
 from portal.extensions import db
 from tests.route_tables import ROLES, Route
 

@@ -12,9 +12,9 @@ from flask import Flask
 from sqlalchemy import select
 
 from portal.auth import services as auth_services
-from portal.core.roles import Role, SupportTier
 from portal.auth.models import User
 from portal.core.db import utcnow
+from portal.core.roles import Role, SupportTier
 from portal.extensions import db
 from portal.helpdesk import services as helpdesk_services
 from portal.signup import services as signup_services

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from portal.core.roles import Role, SupportTier
 from portal.auth.models import User
 from portal.auth.services import create_user
 from portal.core.db import transaction
+from portal.core.roles import Role, SupportTier
 from portal.extensions import db
 from tests.helpdesk.helpers import CHANNELS, SIGNING_SECRET, WEEKDAYS_9_TO_5, configure_tier
 

@@ -12,9 +12,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from portal.core.roles import Role
 from portal.auth.models import User
 from portal.core.db import utcnow
+from portal.core.roles import Role
 from portal.extensions import db
 from portal.signup import provisioning, services
 from portal.signup.models import Application, ApplicationEvent, Offer

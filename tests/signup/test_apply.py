@@ -12,8 +12,8 @@ import time_machine
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from portal.core.roles import Role
 from portal.core.db import transaction, utcnow
+from portal.core.roles import Role
 from portal.extensions import db
 from portal.signup.models import Application, ApplicationState, Programme
 from portal.signup.programmes import programme_fields, save_programme

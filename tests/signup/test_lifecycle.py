@@ -10,9 +10,9 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from portal.core.roles import Role
 from portal.auth.models import User
 from portal.core.db import utcnow
+from portal.core.roles import Role
 from portal.extensions import db
 from portal.signup import services
 from portal.signup.errors import CapacityBelowSeatsTaken, NotAllowed

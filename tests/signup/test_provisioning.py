@@ -11,8 +11,8 @@ from datetime import timedelta
 import pytest
 import time_machine
 
-from portal.core.roles import Role
 from portal.core.db import utcnow
+from portal.core.roles import Role
 from portal.extensions import db
 from portal.signup import services
 from portal.signup.models import Application

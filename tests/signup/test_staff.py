@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from portal.auth import services as auth_services
-from portal.core.roles import Role
 from portal.auth.models import User
+from portal.core.roles import Role
 from portal.extensions import db
 from portal.signup.attributes import EXPERIENCE_LEVELS, overall_experience
 from portal.signup.models import Application, StaffNote

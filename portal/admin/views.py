@@ -19,18 +19,18 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from sqlalchemy import func, or_, select
 
 from portal.admin.forms import EditUserForm, InviteStaffForm, UserFilterForm
 from portal.auth import services as auth_services
 from portal.auth.forms import ConfirmForm
 from portal.auth.models import User
-from portal.core.roles import Role, SupportTier
+from portal.core.forms import form_page
+from portal.core.roles import Role
 from portal.core.security import admin_required
 from portal.core.templating import add_nav_item
 from portal.extensions import db
-from portal.outbox.models import MessageState, OutboxMessage
-from portal.outbox.service import retry_dead_message
+from portal.outbox import service as outbox_service
+from portal.outbox.models import MessageState
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 
@@ -38,26 +38,22 @@ bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="template
 @bp.route("/")
 @admin_required
 def index() -> ResponseReturnValue:
-    counts = dict(
-        db.session.execute(
-            select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)
-        ).all()
+    return render_template(
+        "admin/index.html",
+        outbox_counts=outbox_service.messages_by_state(),
+        message_states=list(MessageState),
+        role_counts=auth_services.accounts_by_role(),
     )
-    roles = dict(db.session.execute(select(User.role, func.count()).group_by(User.role)).all())
-    return render_template("admin/index.html", outbox_counts=counts, role_counts=roles)
 
 
 @bp.route("/users")
 @admin_required
 def users() -> ResponseReturnValue:
     form = UserFilterForm(request.args)
-    query = select(User).order_by(User.role.desc(), User.full_name)
-    if form.validate():
-        if form.q.data:
-            like = f"%{form.q.data.strip().lower()}%"
-            query = query.where(or_(func.lower(User.full_name).like(like), User.email.like(like)))
-        if form.role.data:
-            query = query.where(User.role == form.role.data)
+    valid = form.validate()
+    query = auth_services.account_search(
+        form.q.data if valid else None, form.role.data if valid else None
+    )
     page = db.paginate(query, per_page=50, error_out=False)
     return render_template("admin/users.html", page=page, form=form)
 
@@ -72,7 +68,7 @@ def invite_staff() -> ResponseReturnValue:
                 email=form.email.data or "",
                 full_name=form.full_name.data or "",
                 role=Role(form.role.data),
-                tier=SupportTier(form.tier.data) if form.tier.data else None,
+                tier=form.tier.data,
             )
         except auth_services.AuthError as exc:
             form.email.errors = [*form.email.errors, exc.message]
@@ -81,7 +77,7 @@ def invite_staff() -> ResponseReturnValue:
                 f"{user.email} is invited; they will receive a link to set a password.", "success"
             )
             return redirect(url_for("admin.users"))
-    return render_template("admin/invite.html", form=form), 422 if form.errors else 200
+    return form_page("admin/invite.html", form)
 
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
@@ -91,9 +87,7 @@ def edit_user(user_id: int) -> ResponseReturnValue:
     form = EditUserForm(obj=user, tier=user.support_tier)
     if form.validate_on_submit():
         try:
-            auth_services.set_role(
-                user, Role(form.role.data), SupportTier(form.tier.data) if form.tier.data else None
-            )
+            auth_services.set_role(user, Role(form.role.data), form.tier.data)
             if bool(form.active.data) != user.active:
                 auth_services.set_active(user, bool(form.active.data))
         except auth_services.AuthError as exc:
@@ -101,9 +95,7 @@ def edit_user(user_id: int) -> ResponseReturnValue:
         else:
             flash(f"Saved {user.email}.", "success")
             return redirect(url_for("admin.users"))
-    return render_template(
-        "admin/edit_user.html", form=form, user=user
-    ), 422 if form.errors or form.form_errors else 200
+    return form_page("admin/edit_user.html", form, user=user)
 
 
 def _mail_dir() -> Path:
@@ -151,15 +143,12 @@ def mail_message(name: str) -> ResponseReturnValue:
 @admin_required
 def outbox() -> ResponseReturnValue:
     state = request.args.get("state", "")
-    query = select(OutboxMessage).order_by(OutboxMessage.id.desc())
-    if state in {s.value for s in MessageState}:
-        query = query.where(OutboxMessage.state == state)
-    page = db.paginate(query, per_page=50, error_out=False)
+    page = db.paginate(outbox_service.message_search(state), per_page=50, error_out=False)
     return render_template(
         "admin/outbox.html",
         page=page,
         state=state,
-        states=[s.value for s in MessageState],
+        states=list(MessageState),
         confirm=ConfirmForm(),
     )
 
@@ -168,7 +157,7 @@ def outbox() -> ResponseReturnValue:
 @admin_required
 def retry_message(message_id: int) -> ResponseReturnValue:
     ConfirmForm()
-    message = retry_dead_message(message_id)
+    message = outbox_service.retry_dead_message(message_id)
     if message is None:
         abort(404)
     flash(f"Message {message_id} is queued again.", "success")

@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, or_, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.auth.models import ApiToken, User
@@ -347,6 +347,31 @@ def create_api_token(user: User, name: str) -> str:
             )
         )
     return raw
+
+
+def api_tokens_of(user: User) -> list[ApiToken]:
+    """The account's API tokens, newest first (revoked ones too, marked as such)."""
+    return list(
+        db.session.scalars(
+            select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created_at.desc())
+        )
+    )
+
+
+def accounts_by_role() -> dict[Role, int]:
+    """How many accounts hold each role."""
+    return dict(db.session.execute(select(User.role, func.count()).group_by(User.role)).tuples())
+
+
+def account_search(text: str | None, role: str | None) -> Select[User]:
+    """Accounts whose name or email contains `text`, of `role` if given, admins first."""
+    query = select(User).order_by(User.role.desc(), User.full_name)
+    if text and text.strip():
+        like = f"%{text.strip().lower()}%"
+        query = query.where(or_(func.lower(User.full_name).like(like), User.email.like(like)))
+    if role:
+        query = query.where(User.role == role)
+    return query
 
 
 def revoke_api_token(user: User, token_id: int) -> None:

@@ -17,7 +17,6 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_user, logout_user
-from sqlalchemy import select
 
 from portal.auth import services
 from portal.auth.forms import (
@@ -30,7 +29,8 @@ from portal.auth.forms import (
     ResetPasswordForm,
     TokenForm,
 )
-from portal.auth.models import ApiToken, User
+from portal.auth.models import User
+from portal.core.forms import form_page
 from portal.core.security import public, signed_in_required, staff_required
 from portal.core.templating import add_nav_item
 from portal.core.tokens import InvalidToken
@@ -90,10 +90,9 @@ def login() -> ResponseReturnValue:
             _start_session(user, bool(form.remember.data))
             services.record_login(user)
             return _redirect_after_login()
-    status = 422 if form.errors or form.form_errors else 200
-    return render_template(
-        "auth/login.html", form=form, unverified=unverified, next=request.args.get("next", "")
-    ), status
+    return form_page(
+        "auth/login.html", form, unverified=unverified, next=request.args.get("next", "")
+    )
 
 
 @bp.route("/logout", methods=["POST"])
@@ -121,8 +120,7 @@ def register() -> ResponseReturnValue:
             form.email.errors = [*form.email.errors, exc.message]
         else:
             return render_template("auth/check_email.html", email=user.email)
-    status = 422 if form.errors else 200
-    return render_template("auth/register.html", form=form), status
+    return form_page("auth/register.html", form)
 
 
 @bp.route("/verify/<token>")
@@ -145,7 +143,7 @@ def resend_verification() -> ResponseReturnValue:
     if form.validate_on_submit():
         services.resend_verification(form.email.data or "")
         return render_template("auth/check_email.html", email=form.email.data)
-    return render_template("auth/resend.html", form=form), 422 if form.errors else 200
+    return form_page("auth/resend.html", form)
 
 
 @bp.route("/reset", methods=["GET", "POST"])
@@ -156,7 +154,7 @@ def request_reset() -> ResponseReturnValue:
     if form.validate_on_submit():
         services.request_password_reset(form.email.data or "")
         return render_template("auth/check_email.html", email=form.email.data, reset=True)
-    return render_template("auth/reset_request.html", form=form), 422 if form.errors else 200
+    return form_page("auth/reset_request.html", form)
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
@@ -176,7 +174,7 @@ def reset_password(token: str) -> ResponseReturnValue:
         session.clear()
         flash("Your password is set. Sign in with it now.", "success")
         return redirect(url_for("auth.login"))
-    return render_template("auth/reset_password.html", form=form), 422 if form.errors else 200
+    return form_page("auth/reset_password.html", form)
 
 
 @bp.route("/github/login")
@@ -237,9 +235,7 @@ def profile() -> ResponseReturnValue:
         else:
             flash("Your details are saved.", "success")
             return redirect(url_for("account.profile"))
-    return render_template(
-        "auth/profile.html", form=form, password_form=ChangePasswordForm()
-    ), 422 if form.errors else 200
+    return form_page("auth/profile.html", form, password_form=ChangePasswordForm())
 
 
 @account_bp.route("/password", methods=["POST"])
@@ -270,14 +266,13 @@ def tokens() -> ResponseReturnValue:
     if form.validate_on_submit():
         new_token = services.create_api_token(current_user, form.name.data or "")
         form = TokenForm(formdata=None)
-    rows = db.session.scalars(
-        select(ApiToken)
-        .where(ApiToken.user_id == current_user.id)
-        .order_by(ApiToken.created_at.desc())
-    ).all()
-    return render_template(
-        "auth/tokens.html", form=form, tokens=rows, new_token=new_token, confirm=ConfirmForm()
-    ), 422 if form.errors else 200
+    return form_page(
+        "auth/tokens.html",
+        form,
+        tokens=services.api_tokens_of(current_user),
+        new_token=new_token,
+        confirm=ConfirmForm(),
+    )
 
 
 @account_bp.route("/tokens/<int:token_id>/revoke", methods=["POST"])

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
+from flask import render_template
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 from wtforms import Field, SelectMultipleField, widgets
@@ -25,6 +26,14 @@ class PortalForm(FlaskForm):
             if isinstance(field, CSRFTokenField):
                 render_kw = {**render_kw, "id": False}
             return super().render_field(field, render_kw)  # type: ignore[misc]
+
+
+def form_page(template: str, form: FlaskForm, **context: Any) -> tuple[str, int]:
+    """A page showing `form`, answered 422 when the form or a service rejected what was sent
+    (so scripts and tests can tell), 200 otherwise. The form keeps what was typed."""
+    context.setdefault("form", form)
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template(template, **context), status
 
 
 def choices(pairs: Iterable[tuple[str, str]]) -> list[SelectChoice]:

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from enum import IntEnum, StrEnum
+from enum import IntEnum
+
+from portal.core.enums import LabelledEnum
 
 
-class Role(StrEnum):
+class Role(LabelledEnum):
     """Account roles, lowest first: each role may do what the roles before it may."""
 
-    APPLICANT = "applicant"
-    DELEGATE = "delegate"
-    STAFF = "staff"
-    ADMIN = "admin"
+    APPLICANT = "applicant", "Applicant"
+    DELEGATE = "delegate", "Delegate"
+    STAFF = "staff", "Staff"
+    ADMIN = "admin", "Admin"
 
     @property
     def rank(self) -> int:
         return list(Role).index(self)
-
-    @property
-    def label(self) -> str:
-        return self.value.capitalize()
 
 
 class SupportTier(IntEnum):
@@ -41,6 +39,12 @@ class SupportTier(IntEnum):
     def is_top(self) -> bool:
         """Nothing escalates above this tier."""
         return self is TOP_TIER
+
+    @classmethod
+    def from_form(cls, value: str | int | None) -> SupportTier | None:
+        """The tier a select sent, or None for its blank option (ValueError if unknown, which
+        WTForms reports as an invalid choice)."""
+        return cls(int(value)) if value not in (None, "") else None
 
     @classmethod
     def choices(cls, blank: str | None = None) -> list[tuple[str, str]]:

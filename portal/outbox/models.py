@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core.db import Base, UTCDateTime, utcnow
+from portal.core.enums import LabelledEnum, enum_column
 
 
-class MessageState(StrEnum):
-    PENDING = "pending"
-    SENDING = "sending"
-    SENT = "sent"
-    DEAD = "dead"
+class MessageState(LabelledEnum):
+    """Where a message is in its delivery."""
+
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    DEAD = "dead", "Dead"
 
 
 class OutboxMessage(Base):
@@ -41,7 +43,9 @@ class OutboxMessage(Base):
     depends_on_id: Mapped[int | None] = mapped_column(
         ForeignKey("outbox_message.id", ondelete="SET NULL"), index=True
     )
-    state: Mapped[str] = mapped_column(String(12), default=MessageState.PENDING)
+    state: Mapped[MessageState] = mapped_column(
+        enum_column(MessageState, 12), default=MessageState.PENDING
+    )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     claimed_by: Mapped[str | None] = mapped_column(String(120))

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import current_app, render_template
 from jinja2 import TemplateNotFound
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import Select, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -321,3 +321,20 @@ def retry_dead_message(message_id: int) -> OutboxMessage | None:
             row.attempts = 0
             row.next_attempt_at = now
         return message
+
+
+def messages_by_state() -> dict[MessageState, int]:
+    """How many messages are in each delivery state."""
+    return dict(
+        db.session.execute(
+            select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)
+        ).tuples()
+    )
+
+
+def message_search(state: str) -> Select[OutboxMessage]:
+    """Messages newest first, only those in `state` when it names one."""
+    query = select(OutboxMessage).order_by(OutboxMessage.id.desc())
+    if state in set(MessageState):
+        query = query.where(OutboxMessage.state == state)
+    return query

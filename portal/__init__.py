@@ -41,7 +41,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from portal.auth import models as _auth_models  # noqa: F401 - register the tables
     from portal.auth import views as auth_views
     from portal.auth.services import user_for_api_token
-    from portal.core import api, errors, logging, security, templating
+    from portal.core import api, errors, logging, request_input, security, templating
     from portal.core.db import configure_engine
     from portal.extensions import csrf, db, limiter, login_manager, migrate
     from portal.helpdesk import views as helpdesk_views
@@ -58,6 +58,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         configure_engine(db.engine)
 
     logging.configure_logging(app)
+    request_input.init_request_input(app)
     security.init_security_headers(app)
     errors.init_error_handlers(app)
     templating.init_templating(app)

@@ -6,12 +6,14 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
-from flask import render_template
+from flask import render_template, request
 from flask_wtf import FlaskForm
 from markupsafe import Markup
-from wtforms import Field, SelectMultipleField, widgets
+from werkzeug.datastructures import CombinedMultiDict, MultiDict
+from wtforms import Field, FileField, SelectMultipleField, widgets
 from wtforms.csrf.core import CSRFTokenField
 from wtforms.fields.choices import Choice, SelectChoice
+from wtforms.form import BaseForm
 
 
 class PortalForm(FlaskForm):
@@ -26,6 +28,18 @@ class PortalForm(FlaskForm):
             if isinstance(field, CSRFTokenField):
                 render_kw = {**render_kw, "id": False}
             return super().render_field(field, render_kw)  # type: ignore[misc]
+
+        def wrap_formdata(self, form: BaseForm, formdata: Any) -> Any:
+            """Offer uploaded files only to file fields: a file sent where text belongs is
+            then simply a missing value, reported beside the field, never a crash."""
+            formdata = super().wrap_formdata(form, formdata)  # type: ignore[misc]
+            if not isinstance(formdata, CombinedMultiDict):
+                return formdata
+            file_fields = {f.name for f in form if isinstance(f, FileField)}
+            files = MultiDict(
+                (key, value) for key, value in request.files.items(multi=True) if key in file_fields
+            )
+            return CombinedMultiDict((files, request.form))
 
 
 def form_page(template: str, form: FlaskForm, **context: Any) -> tuple[str, int]:

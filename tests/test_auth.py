@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+import pytest
 import time_machine
 from sqlalchemy import select
 
@@ -122,7 +123,7 @@ def test_sign_in_starts_a_fresh_session_and_sign_out_needs_post(app, client, mak
     client.sign_in(user.email)
     with client.session_transaction() as session:
         assert "planted" not in session
-        assert session["_user_id"] == f"{user.id}.1"
+        assert session["_user_id"].startswith(f"{user.id}.1.")
 
     assert client.get("/auth/logout").status_code == 405
     assert client.post("/auth/logout").status_code == 400  # no CSRF token
@@ -245,3 +246,72 @@ def test_staff_can_link_slack_member_id(app, make_user, login):
         assert (
             db.session.scalar(select(User.slack_user_id).where(User.id == staff.id)) == "U012AB3CD"
         )
+
+
+def _cookies(client) -> dict[str, str]:
+    return {cookie.key: cookie.value for cookie in client._cookies.values()}
+
+
+def _client_with(app, cookies: dict[str, str]):
+    copy = app.test_client()
+    for name, value in cookies.items():
+        copy.set_cookie(name, value, domain="localhost")
+    return copy
+
+
+def test_a_session_cookie_copied_before_sign_out_no_longer_opens_the_account(app, make_user):
+    user = make_user(Role.DELEGATE)
+    client = app.test_client()
+    client.sign_in(user.email)
+    stolen = _cookies(client)
+    assert _client_with(app, stolen).get("/account/").status_code == 200
+    client.submit("/auth/logout", form_url="/account/")
+    assert _client_with(app, stolen).get("/account/").status_code == 302
+
+
+# Flask-Login computes the remember cookie's expiry with the deprecated datetime.utcnow().
+@pytest.mark.filterwarnings("ignore:datetime.datetime.utcnow:DeprecationWarning")
+def test_a_remember_me_cookie_alone_stops_working_after_sign_out(app, make_user):
+    user = make_user(Role.DELEGATE)
+    client = app.test_client()
+    response = client.submit(
+        "/auth/login", {"email": user.email, "password": PASSWORD, "remember": "y"}
+    )
+    assert response.status_code == 302
+    remember = {"remember_token": _cookies(client)["remember_token"]}
+    assert _client_with(app, remember).get("/account/").status_code == 200
+    client.submit("/auth/logout", form_url="/account/")
+    assert _client_with(app, remember).get("/account/").status_code == 302
+
+
+def test_sign_out_everywhere_ends_every_browser_session(app, make_user):
+    user = make_user(Role.DELEGATE)
+    laptop, phone = app.test_client(), app.test_client()
+    laptop.sign_in(user.email)
+    phone.sign_in(user.email)
+    response = laptop.submit("/account/sessions/end", form_url="/account/")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/auth/login")
+    assert laptop.get("/account/").status_code == 302
+    assert phone.get("/account/").status_code == 302
+    laptop.sign_in(user.email)
+    assert laptop.get("/account/").status_code == 200
+
+
+def test_a_password_change_ends_the_other_sessions_and_keeps_this_one(app, make_user):
+    user = make_user(Role.DELEGATE)
+    laptop, phone = app.test_client(), app.test_client()
+    laptop.sign_in(user.email)
+    phone.sign_in(user.email)
+    response = laptop.submit(
+        "/account/password",
+        {
+            "current": PASSWORD,
+            "password": "a brand new passphrase",
+            "confirm": "a brand new passphrase",
+        },
+        form_url="/account/",
+    )
+    assert response.status_code == 302
+    assert laptop.get("/account/").status_code == 200
+    assert phone.get("/account/").status_code == 302

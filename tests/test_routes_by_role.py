@@ -12,7 +12,7 @@ from flask import Flask
 
 import tests.route_tables as tables
 from portal import create_app
-from portal.auth.services import create_user
+from portal.auth.services import create_user, open_session
 from portal.core.roles import Role
 from portal.extensions import db
 from tests.route_tables import ROLES, Route
@@ -40,7 +40,8 @@ def _make_users(app: Flask) -> dict[str, Any]:
     users = {}
     with app.app_context():
         for role_name, (role, tier) in ROLE_ACCOUNTS.items():
-            # No password: accounts are signed in through the session, which keeps this fast.
+            # No password: accounts are signed in through a server-side session opened here,
+            # which keeps this fast.
             user = create_user(
                 email=f"{role_name}@example.org",
                 full_name=role_name,
@@ -48,6 +49,7 @@ def _make_users(app: Flask) -> dict[str, Any]:
                 role=role,
                 tier=tier,
             )
+            open_session(user)
             db.session.refresh(user)
             db.session.expunge(user)
             users[role_name] = user

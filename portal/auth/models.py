@@ -36,8 +36,11 @@ class User(UserMixin, Base):
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
 
+    # The browser session this object was loaded for (set at sign-in and by the session loader).
+    session_key: str = ""
+
     def get_id(self) -> str:
-        return f"{self.id}.{self.auth_version}"
+        return f"{self.id}.{self.auth_version}.{self.session_key}"
 
     @property
     def is_active(self) -> bool:
@@ -84,3 +87,16 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class UserSession(Base):
+    """One signed-in browser. Deleting the row signs that browser out on the server, whatever
+    cookies (session or remember-me) it kept; only the key's SHA-256 is stored."""
+
+    __tablename__ = "user_session"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -6,12 +6,13 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, delete, func, or_, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from portal.auth.models import ApiToken, User
+from portal.auth.models import ApiToken, User, UserSession
 from portal.core.db import transaction, utcnow
 from portal.core.errors import UserError
+from portal.core.request_input import MAX_ID
 from portal.core.roles import Role, SupportTier
 from portal.core.tokens import InvalidToken, make_token, read_token
 from portal.core.urls import external_url
@@ -153,7 +154,7 @@ def reset_password(token: str, password: str) -> User:
     with transaction():
         user = user_for_reset_token(token)
         user.password_hash = generate_password_hash(password)
-        user.auth_version += 1
+        _end_every_session(user)
         # Receiving the link proves the address.
         user.email_verified_at = user.email_verified_at or utcnow()
         return user
@@ -164,7 +165,7 @@ def change_password(user: User, current: str, new: str) -> None:
         if not user.password_hash or not check_password_hash(user.password_hash, current):
             raise InvalidCredentials("Your current password is not right.")
         user.password_hash = generate_password_hash(new)
-        user.auth_version += 1
+        _end_every_session(user)
 
 
 def update_profile(user: User, *, full_name: str, slack_user_id: str | None) -> None:
@@ -259,7 +260,7 @@ def set_active(user: User, active: bool) -> User:
         if not active and user.role == Role.ADMIN and _active_admins() <= 1:
             raise LastAdmin("This is the only admin; it cannot be deactivated.")
         user.active = active
-        user.auth_version += 1
+        _end_every_session(user)
         return user
 
 
@@ -328,6 +329,53 @@ def sign_in_with_github(identity: GitHubIdentity, signed_in: User | None) -> Use
         return user
 
 
+# --- browser sessions ---------------------------------------------------------------------------
+
+
+def open_session(user: User) -> None:
+    """Record a new signed-in browser for `user` and give the object its key, so the cookie
+    that Flask-Login writes names this session (see `User.get_id`)."""
+    key = secrets.token_urlsafe(32)
+    with transaction() as session:
+        session.add(UserSession(key_hash=_hash_token(key), user_id=user.id))
+    user.session_key = key
+
+
+def user_for_session(session_id: str) -> User | None:
+    """The account a session cookie (or remember-me cookie) names, if that browser session is
+    still open on the server and the account has not been signed out everywhere since."""
+    user_id, version, key = [*session_id.split("."), "", ""][:3]
+    if not (user_id.isdigit() and version.isdigit() and key) or int(user_id) > MAX_ID:
+        return None
+    row = db.session.get(UserSession, _hash_token(key))
+    if row is None or row.user_id != int(user_id):
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.active or user.auth_version != int(version):
+        return None
+    user.session_key = key
+    return user
+
+
+def close_session(user: User) -> None:
+    """Sign this browser out on the server: its cookies, even copied ones, stop working."""
+    with transaction():
+        db.session.execute(
+            delete(UserSession).where(UserSession.key_hash == _hash_token(user.session_key))
+        )
+
+
+def close_all_sessions(user: User) -> None:
+    """Sign the account out in every browser (the account page's "Sign out everywhere")."""
+    with transaction():
+        _end_every_session(user)
+
+
+def _end_every_session(user: User) -> None:
+    user.auth_version += 1
+    db.session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+
+
 def _hash_token(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
@@ -360,7 +408,8 @@ def api_tokens_of(user: User) -> list[ApiToken]:
 
 def accounts_by_role() -> dict[Role, int]:
     """How many accounts hold each role."""
-    return dict(db.session.execute(select(User.role, func.count()).group_by(User.role)).tuples())
+    rows = db.session.execute(select(User.role, func.count()).group_by(User.role))
+    return {role: count for role, count in rows}
 
 
 def account_search(text: str | None, role: str | None) -> Select[User]:

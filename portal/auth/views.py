@@ -35,7 +35,7 @@ from portal.core.security import public, signed_in_required, staff_required
 from portal.core.templating import add_nav_item
 from portal.core.tokens import InvalidToken
 from portal.core.urls import external_url, is_safe_next
-from portal.extensions import db, limiter, login_manager
+from portal.extensions import limiter, login_manager
 
 bp = Blueprint("auth", __name__, url_prefix="/auth", template_folder="templates")
 account_bp = Blueprint("account", __name__, url_prefix="/account", template_folder="templates")
@@ -52,6 +52,7 @@ def _login_email_key() -> str:
 def _start_session(user: User, remember: bool = False) -> None:
     # A fresh session on sign-in: nothing from before (a planted session id) carries over.
     session.clear()
+    services.open_session(user)
     login_user(user, remember=remember)
     session.permanent = True
 
@@ -99,6 +100,8 @@ def login() -> ResponseReturnValue:
 @public
 def logout() -> ResponseReturnValue:
     ConfirmForm()  # CSRF is checked globally; the form is only for the template.
+    if current_user.is_authenticated:
+        services.close_session(current_user._get_current_object())
     logout_user()
     session.clear()
     flash("You are signed out.", "info")
@@ -235,7 +238,9 @@ def profile() -> ResponseReturnValue:
         else:
             flash("Your details are saved.", "success")
             return redirect(url_for("account.profile"))
-    return form_page("auth/profile.html", form, password_form=ChangePasswordForm())
+    return form_page(
+        "auth/profile.html", form, password_form=ChangePasswordForm(), confirm=ConfirmForm()
+    )
 
 
 @account_bp.route("/password", methods=["POST"])
@@ -254,7 +259,10 @@ def change_password() -> ResponseReturnValue:
             flash("Your password is changed; other devices are signed out.", "success")
             return redirect(url_for("account.profile"))
     return render_template(
-        "auth/profile.html", form=ProfileForm(obj=current_user), password_form=form
+        "auth/profile.html",
+        form=ProfileForm(obj=current_user),
+        password_form=form,
+        confirm=ConfirmForm(),
     ), 422
 
 
@@ -287,15 +295,18 @@ def revoke_token(token_id: int) -> ResponseReturnValue:
     return redirect(url_for("account.tokens"))
 
 
-@login_manager.user_loader
-def _load_user(session_id: str) -> User | None:
-    user_id, _, version = session_id.partition(".")
-    if not user_id.isdigit() or not version.isdigit():
-        return None
-    user = db.session.get(User, int(user_id))
-    if user is None or not user.active or user.auth_version != int(version):
-        return None
-    return user
+@account_bp.route("/sessions/end", methods=["POST"])
+@signed_in_required
+def sign_out_everywhere() -> ResponseReturnValue:
+    ConfirmForm()
+    services.close_all_sessions(current_user._get_current_object())
+    logout_user()
+    session.clear()
+    flash("You are signed out on every device, this one included.", "info")
+    return redirect(url_for("auth.login"))
+
+
+login_manager.user_loader(services.user_for_session)
 
 
 @login_manager.unauthorized_handler

@@ -40,6 +40,7 @@ ROUTES = [
     Route("GET", "/account/", signed_in(200)),
     Route("POST", "/account/", signed_in(422)),
     Route("POST", "/account/password", signed_in(422)),
+    Route("POST", "/account/sessions/end", signed_in(302)),
     Route("GET", "/account/tokens", staff(200)),
     Route("POST", "/account/tokens", staff(422)),
     Route("POST", "/account/tokens/999/revoke", staff(404)),

@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from functools import cache
 
+from flask import current_app
 from sqlalchemy import Select, delete, func, or_, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -19,8 +21,17 @@ from portal.core.urls import external_url
 from portal.extensions import db
 from portal.outbox import send_email
 
-# Checked against when no account matches, so a wrong email costs as much time as a wrong password.
-_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+def hash_password(password: str) -> str:
+    """A salted hash of the password, by the configured method (PASSWORD_HASH_METHOD)."""
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+
+
+@cache
+def _dummy_hash(method: str) -> str:
+    """Checked against when no account matches, so a wrong email costs as much time as a wrong
+    password: made by the same method as real hashes, or the timing would tell them apart."""
+    return generate_password_hash("not-a-real-password", method=method)
 
 
 class AuthError(UserError):
@@ -72,7 +83,7 @@ def register_account(*, email: str, full_name: str, password: str) -> User:
         user = User(
             email=normalise_email(email),
             full_name=full_name.strip(),
-            password_hash=generate_password_hash(password),
+            password_hash=hash_password(password),
             role=Role.APPLICANT,
         )
         session.add(user)
@@ -105,7 +116,11 @@ def verify_email(token: str) -> User:
 def authenticate(email: str, password: str) -> User:
     """The account for these credentials, or an error that does not say which part was wrong."""
     user = find_user_by_email(email)
-    stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
+    stored = (
+        user.password_hash
+        if user is not None and user.password_hash
+        else _dummy_hash(current_app.config["PASSWORD_HASH_METHOD"])
+    )
     password_ok = check_password_hash(stored, password)
     if user is None or not user.password_hash or not password_ok or not user.active:
         raise InvalidCredentials("That email and password do not match an active account.")
@@ -153,7 +168,7 @@ def reset_password(token: str, password: str) -> User:
     """Set a new password from a reset link; the link, and every session, stop working."""
     with transaction():
         user = user_for_reset_token(token)
-        user.password_hash = generate_password_hash(password)
+        user.password_hash = hash_password(password)
         _end_every_session(user)
         # Receiving the link proves the address.
         user.email_verified_at = user.email_verified_at or utcnow()
@@ -164,7 +179,7 @@ def change_password(user: User, current: str, new: str) -> None:
     with transaction():
         if not user.password_hash or not check_password_hash(user.password_hash, current):
             raise InvalidCredentials("Your current password is not right.")
-        user.password_hash = generate_password_hash(new)
+        user.password_hash = hash_password(new)
         _end_every_session(user)
 
 
@@ -196,7 +211,7 @@ def create_user(
         user = User(
             email=normalise_email(email),
             full_name=full_name.strip(),
-            password_hash=generate_password_hash(password) if password else None,
+            password_hash=hash_password(password) if password else None,
             role=role,
             support_tier=int(tier) if tier and role in (Role.STAFF, Role.ADMIN) else None,
             email_verified_at=utcnow() if verified else None,
@@ -409,7 +424,7 @@ def api_tokens_of(user: User) -> list[ApiToken]:
 def accounts_by_role() -> dict[Role, int]:
     """How many accounts hold each role."""
     rows = db.session.execute(select(User.role, func.count()).group_by(User.role))
-    return {role: count for role, count in rows}
+    return dict(rows.all())
 
 
 def account_search(text: str | None, role: str | None) -> Select[User]:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import aliased
 
 from portal.core.db import rows_changed, transaction, utcnow
 from portal.extensions import db
+from portal.outbox.hooks import run_delivery_hooks
 from portal.outbox.models import DeliveryRate, MessageState, OutboxMessage
 
 
@@ -139,6 +140,7 @@ def claim_due_messages(worker_id: str, limit: int = 20) -> list[Delivery]:
             if dependency_row is not None and dependency_row.state == MessageState.DEAD:
                 message.state = MessageState.DEAD
                 message.last_error = f"message {dependency_row.id} it depends on is dead"
+                run_delivery_hooks(message)
                 continue
             if message.rate_key:
                 # One slot per rate key and batch: the key's other messages stay as they are
@@ -247,6 +249,7 @@ def record_sent(message_id: int, remote_id: str | None) -> None:
         message.last_error = None
         message.last_outcome = "sent"
         message.next_attempt_at = message.sent_at
+        run_delivery_hooks(message)
         if message.rate_key:
             # Space from when the remote answered, not from when the send began, so a slow
             # answer cannot squeeze the next message closer than the interval.
@@ -282,12 +285,13 @@ def record_failure(
         if permanent or message.attempts >= config["OUTBOX_MAX_ATTEMPTS"]:
             message.state = MessageState.DEAD
             message.next_attempt_at = utcnow()
-            return MessageState.DEAD
-        message.state = MessageState.PENDING
-        message.next_attempt_at = utcnow() + timedelta(
-            seconds=backoff_seconds(message.attempts, retry_after)
-        )
-        return MessageState.PENDING
+        else:
+            message.state = MessageState.PENDING
+            message.next_attempt_at = utcnow() + timedelta(
+                seconds=backoff_seconds(message.attempts, retry_after)
+            )
+        run_delivery_hooks(message)
+        return message.state
 
 
 def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
@@ -326,9 +330,9 @@ def retry_dead_message(message_id: int) -> OutboxMessage | None:
 def messages_by_state() -> dict[MessageState, int]:
     """How many messages are in each delivery state."""
     return dict(
-        db.session.execute(
-            select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)
-        ).tuples()
+        db.session.execute(select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state))
+        .tuples()
+        .all()
     )
 
 

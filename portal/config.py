@@ -76,6 +76,9 @@ def load_config(
         "PERMANENT_SESSION_LIFETIME": 60 * 60 * 12,
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 12 * 1024 * 1024),
         "WTF_CSRF_TIME_LIMIT": 60 * 60 * 8,
+        # Passwords are stored as scrypt hashes. The test suite hashes thousands of passwords
+        # and checks none against an attacker, so there one round of PBKDF2 stands in.
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1" if env == "testing" else "scrypt",
         # Mail: real SMTP when MAIL_SERVER is set, otherwise .eml files under instance/mail.
         "MAIL_SERVER": mail_server,
         "MAIL_PORT": _int("MAIL_PORT", 587 if mail_server else 25),

@@ -22,7 +22,7 @@ from portal.extensions import db
 from portal.outbox import send_email
 
 
-def hash_password(password: str) -> str:
+def _hash_password(password: str) -> str:
     """A salted hash of the password, by the configured method (PASSWORD_HASH_METHOD)."""
     return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
@@ -83,7 +83,7 @@ def register_account(*, email: str, full_name: str, password: str) -> User:
         user = User(
             email=normalise_email(email),
             full_name=full_name.strip(),
-            password_hash=hash_password(password),
+            password_hash=_hash_password(password),
             role=Role.APPLICANT,
         )
         session.add(user)
@@ -168,7 +168,7 @@ def reset_password(token: str, password: str) -> User:
     """Set a new password from a reset link; the link, and every session, stop working."""
     with transaction():
         user = user_for_reset_token(token)
-        user.password_hash = hash_password(password)
+        user.password_hash = _hash_password(password)
         _end_every_session(user)
         # Receiving the link proves the address.
         user.email_verified_at = user.email_verified_at or utcnow()
@@ -179,7 +179,7 @@ def change_password(user: User, current: str, new: str) -> None:
     with transaction():
         if not user.password_hash or not check_password_hash(user.password_hash, current):
             raise InvalidCredentials("Your current password is not right.")
-        user.password_hash = hash_password(new)
+        user.password_hash = _hash_password(new)
         _end_every_session(user)
 
 
@@ -211,7 +211,7 @@ def create_user(
         user = User(
             email=normalise_email(email),
             full_name=full_name.strip(),
-            password_hash=hash_password(password) if password else None,
+            password_hash=_hash_password(password) if password else None,
             role=role,
             support_tier=int(tier) if tier and role in (Role.STAFF, Role.ADMIN) else None,
             email_verified_at=utcnow() if verified else None,

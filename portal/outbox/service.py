@@ -17,7 +17,7 @@ from sqlalchemy.orm import aliased
 
 from portal.core.db import rows_changed, transaction, utcnow
 from portal.extensions import db
-from portal.outbox.hooks import run_delivery_hooks
+from portal.outbox.hooks import run_delivery_hooks, run_delivery_hooks_after_commit
 from portal.outbox.models import DeliveryRate, MessageState, OutboxMessage
 
 
@@ -108,6 +108,7 @@ def claim_due_messages(worker_id: str, limit: int = 20) -> list[Delivery]:
     lease = timedelta(seconds=config["OUTBOX_LEASE_SECONDS"])
     interval = timedelta(milliseconds=config["SLACK_CHANNEL_INTERVAL_MS"])
     claimed: list[Delivery] = []
+    given_up: list[int] = []
     with transaction() as session:
         now = utcnow()
         dependency = aliased(OutboxMessage)
@@ -140,7 +141,7 @@ def claim_due_messages(worker_id: str, limit: int = 20) -> list[Delivery]:
             if dependency_row is not None and dependency_row.state == MessageState.DEAD:
                 message.state = MessageState.DEAD
                 message.last_error = f"message {dependency_row.id} it depends on is dead"
-                run_delivery_hooks(message)
+                given_up.append(message.id)
                 continue
             if message.rate_key:
                 # One slot per rate key and batch: the key's other messages stay as they are
@@ -166,6 +167,7 @@ def claim_due_messages(worker_id: str, limit: int = 20) -> list[Delivery]:
                     depends_on_remote_id=dependency_row.remote_id if dependency_row else None,
                 )
             )
+    run_delivery_hooks_after_commit(given_up)
     return claimed
 
 

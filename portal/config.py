@@ -116,6 +116,10 @@ def load_config(
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour"),
+        # Forms that send an email (register, resend a link, reset): per client address, and
+        # per recipient so that no one can flood an inbox from many addresses.
+        "MAIL_RATE_LIMIT": os.environ.get("MAIL_RATE_LIMIT", "10 per hour"),
+        "MAIL_RECIPIENT_RATE_LIMIT": os.environ.get("MAIL_RECIPIENT_RATE_LIMIT", "3 per hour"),
         "TOKEN_MAX_AGE_SECONDS": _int("TOKEN_MAX_AGE_SECONDS", 60 * 60 * 48),
         # Delivery outbox.
         "OUTBOX_MAX_ATTEMPTS": _int("OUTBOX_MAX_ATTEMPTS", 10),

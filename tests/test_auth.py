@@ -83,8 +83,61 @@ def test_register_keeps_input_and_explains_errors(client, make_user):
             "confirm": PASSWORD,
         },
     )
-    assert duplicate.status_code == 422
-    assert b"An account with this email already exists" in duplicate.data
+    assert duplicate.status_code == 200
+    assert b"Check your email" in duplicate.data
+    assert b"already exists" not in duplicate.data
+
+
+def test_registering_a_taken_address_answers_as_for_a_new_one_and_tells_the_owner(
+    app, client, make_user, mailbox
+):
+    owner = make_user(Role.DELEGATE, email="owner@example.org", name="Olu Owner")
+    fields = {"full_name": "Someone", "password": PASSWORD, "confirm": PASSWORD}
+    taken = client.submit("/auth/register", {**fields, "email": "Owner@example.org"})
+    fresh = client.submit("/auth/register", {**fields, "email": "fresh@example.org"})
+    assert taken.status_code == fresh.status_code == 200
+
+    def page(response, email):
+        return response.data.decode().replace(email, "EMAIL")
+
+    csrf = 'name="csrf_token"'
+    assert csrf not in page(taken, "owner@example.org")
+    assert page(taken, "owner@example.org") == page(fresh, "fresh@example.org")
+    deliver_outbox(app)
+    [notice] = mailbox.to(owner.email)
+    assert notice["Subject"] == "You already have a DP0 portal account"
+    assert "http://portal.test/auth/reset" in mailbox.text(notice)
+    assert mailbox.to("fresh@example.org")[0]["Subject"].startswith("Confirm your email")
+    with app.app_context():
+        assert (
+            db.session.scalar(select(User).where(User.email == "owner@example.org")).full_name
+            == "Olu Owner"
+        )
+
+
+@pytest.mark.parametrize("path", ["/auth/verify", "/auth/reset", "/auth/register"])
+def test_forms_that_send_mail_are_limited_per_recipient_across_addresses(app, path):
+    app.config.update(MAIL_RECIPIENT_RATE_LIMIT="2 per hour", PORTAL_PROXY_HOPS=0)
+    statuses = []
+    for n in range(3):
+        client = app.test_client()
+        data = {"email": "victim@example.org", "full_name": "V", "password": PASSWORD}
+        data["confirm"] = PASSWORD
+        statuses.append(
+            client.submit(path, data, environ_base={"REMOTE_ADDR": f"198.51.100.{n}"}).status_code
+        )
+    assert statuses[:2] != [429, 429]
+    assert statuses[2] == 429
+
+
+def test_forms_that_send_mail_are_limited_per_client_address(app):
+    app.config["MAIL_RATE_LIMIT"] = "2 per hour"
+    client = app.test_client()
+    statuses = [
+        client.submit("/auth/verify", {"email": f"someone{n}@example.org"}).status_code
+        for n in range(3)
+    ]
+    assert statuses == [200, 200, 429]
 
 
 def test_expired_and_damaged_verification_links(app, client, mailbox):

@@ -73,13 +73,24 @@ def _send_verification(user: User) -> None:
     )
 
 
-def register_account(*, email: str, full_name: str, password: str) -> User:
-    """Create an applicant account and email a verification link."""
+def register_account(*, email: str, full_name: str, password: str) -> None:
+    """Create an applicant account and email a verification link.
+
+    An address that already has an account gets an email saying so instead, and the person at
+    the form sees the same answer either way: the form must not tell who has an account.
+    """
     with transaction() as session:
-        if find_user_by_email(email) is not None:
-            raise EmailAlreadyRegistered(
-                "An account with this email already exists. Sign in, or reset your password."
+        existing = find_user_by_email(email)
+        if existing is not None:
+            send_email(
+                existing.email,
+                "You already have a DP0 portal account",
+                "already_registered",
+                user=existing,
+                login_link=external_url("auth.login"),
+                reset_link=external_url("auth.request_reset"),
             )
+            return
         user = User(
             email=normalise_email(email),
             full_name=full_name.strip(),
@@ -89,7 +100,6 @@ def register_account(*, email: str, full_name: str, password: str) -> User:
         session.add(user)
         session.flush()
         _send_verification(user)
-        return user
 
 
 def resend_verification(email: str) -> None:

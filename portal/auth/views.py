@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, cast
+
 from authlib.integrations.flask_client import FlaskOAuth2App, OAuth
 from flask import (
     Blueprint,
     Flask,
+    Response,
     abort,
     current_app,
     flash,
@@ -47,6 +51,36 @@ def _login_limit() -> str:
 
 def _login_email_key() -> str:
     return "login-email:" + request.form.get("email", "").strip().lower()
+
+
+def _mail_limit() -> str:
+    return str(current_app.config["MAIL_RATE_LIMIT"])
+
+
+def _mail_recipient_limit() -> str:
+    return str(current_app.config["MAIL_RECIPIENT_RATE_LIMIT"])
+
+
+def _mail_recipient_key() -> str:
+    return "mail-to:" + request.form.get("email", "").strip().lower()
+
+
+def _mail_was_sent(response: Response) -> bool:
+    # These forms answer 200 ("check your email") exactly when they send; a rejected form
+    # sends nothing and so does not count.
+    return response.status_code == 200
+
+
+def mail_sending_limits[V: Callable[..., Any]](view: V) -> V:
+    """Limit a form that sends an email per client address and per recipient (its `email`)."""
+    per_recipient = limiter.limit(
+        _mail_recipient_limit,
+        methods=["POST"],
+        key_func=_mail_recipient_key,
+        deduct_when=_mail_was_sent,
+    )
+    per_address = limiter.limit(_mail_limit, methods=["POST"], deduct_when=_mail_was_sent)
+    return cast(V, per_address(per_recipient(view)))
 
 
 def _start_session(user: User, remember: bool = False) -> None:
@@ -109,20 +143,19 @@ def logout() -> ResponseReturnValue:
 
 
 @bp.route("/register", methods=["GET", "POST"])
+@mail_sending_limits
 @public
 def register() -> ResponseReturnValue:
     form = RegisterForm()
     if form.validate_on_submit():
-        try:
-            user = services.register_account(
-                email=form.email.data or "",
-                full_name=form.full_name.data or "",
-                password=form.password.data or "",
-            )
-        except services.EmailAlreadyRegistered as exc:
-            form.email.errors = [*form.email.errors, exc.message]
-        else:
-            return render_template("auth/check_email.html", email=user.email)
+        services.register_account(
+            email=form.email.data or "",
+            full_name=form.full_name.data or "",
+            password=form.password.data or "",
+        )
+        return render_template(
+            "auth/check_email.html", email=services.normalise_email(form.email.data or "")
+        )
     return form_page("auth/register.html", form)
 
 
@@ -140,6 +173,7 @@ def verify_email(token: str) -> ResponseReturnValue:
 
 
 @bp.route("/verify", methods=["GET", "POST"])
+@mail_sending_limits
 @public
 def resend_verification() -> ResponseReturnValue:
     form = EmailOnlyForm()
@@ -150,7 +184,7 @@ def resend_verification() -> ResponseReturnValue:
 
 
 @bp.route("/reset", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@mail_sending_limits
 @public
 def request_reset() -> ResponseReturnValue:
     form = EmailOnlyForm()

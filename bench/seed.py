@@ -160,7 +160,6 @@ def seed_tickets(
                 category,
                 priority,
                 state,
-                is_open,
                 tier,
                 rng.choice(people.delegates)[0],
                 assignee,
@@ -184,7 +183,7 @@ def seed_tickets(
     with connection.cursor() as cursor:
         cursor.execute(
             "CREATE TEMP TABLE seed_ticket (subject text, description text, category text,"
-            " priority text, state text, is_open boolean, tier int, requester_id int,"
+            " priority text, state text, tier int, requester_id int,"
             " assignee_id int, created_at timestamptz, updated_at timestamptz,"
             " first_response_at timestamptz, first_response_tier int, resolved_at timestamptz,"
             " closed_at timestamptz, sla_started_at timestamptz, sla_paused_at timestamptz,"
@@ -193,7 +192,7 @@ def seed_tickets(
             " breached_at timestamptz, reply text, n serial)"
         )
         columns = (
-            "subject, description, category, priority, state, is_open, tier, requester_id,"
+            "subject, description, category, priority, state, tier, requester_id,"
             " assignee_id, created_at, updated_at, first_response_at, first_response_tier,"
             " resolved_at, closed_at, sla_started_at, sla_paused_at, sla_breached_targets,"
             " first_response_due_at, update_due_at, resolution_due_at, next_due_at, breached_at"

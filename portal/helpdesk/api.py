@@ -14,8 +14,9 @@ from portal.auth.services import find_user_by_email
 from portal.core.api import api_error, page_args, token_required
 from portal.core.db import utcnow
 from portal.core.roles import Role
-from portal.helpdesk import queries, services
-from portal.helpdesk.forms import NewTicketForm, QueueFilterForm
+from portal.helpdesk import queries, requesters, staff, tickets
+from portal.helpdesk.errors import TicketNotFound
+from portal.helpdesk.forms import NewTicketForm, QueueFilterForm, staff_choices
 from portal.helpdesk.models import Ticket, TicketEvent, TicketMessage, TicketState, Via
 
 bp = Blueprint("helpdesk_api", __name__, url_prefix="/api/v1/tickets")
@@ -95,36 +96,17 @@ def _form_errors(form: Any) -> str:
     return "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
 
 
-def _failure(exc: services.HelpdeskError) -> ResponseReturnValue:
-    status = {
-        services.TicketNotFound: 404,
-        services.NotAllowed: 403,
-        services.InvalidTransition: 409,
-    }
-    return api_error(status.get(type(exc), 422), exc.message)
-
-
 @bp.route("")
 @token_required(Role.STAFF)
 def list_tickets() -> ResponseReturnValue:
     """Tickets as the staff queue shows them: `view`, `state`, `tier`, `category`, `priority`,
     `assignee`, `q` and `sort` as on the queue page; `page` and `per_page`."""
     page_number, per_page = page_args()
-    form = QueueFilterForm(request.args, staff=_staff_choices())
+    form = QueueFilterForm(request.args, staff=staff_choices(tickets.active_staff()))
     if not form.validate():
         return api_error(400, _form_errors(form))
-    wanted = queries.QueueFilter(
-        view=queries.QueueView(form.view.data),
-        state=form.state.data or queries.ANY_OPEN,
-        tier=int(form.tier.data) if form.tier.data else None,
-        category=form.category.data or "",
-        priority=form.priority.data or "",
-        assignee=form.assignee.data or "",
-        q=form.q.data or "",
-        sort=queries.Sort(form.sort.data),
-    )
     page = queries.paginate(
-        queries.staff_queue(g.api_user, wanted, utcnow()), page_number, per_page
+        queries.staff_queue(g.api_user, form.to_filter(), utcnow()), page_number, per_page
     )
     return jsonify(
         tickets=[ticket_json(t) for t in page.items],
@@ -136,17 +118,13 @@ def list_tickets() -> ResponseReturnValue:
     )
 
 
-def _staff_choices() -> list[tuple[str, str]]:
-    return [(str(u.id), u.full_name) for u in services.active_staff()]
-
-
 @bp.route("/<int:number>")
 @token_required(Role.STAFF)
 def show_ticket(number: int) -> ResponseReturnValue:
-    ticket = services.staff_ticket(g.api_user, number)
-    loaded = services.ticket_for_page(number) if ticket is not None else None
+    ticket = tickets.staff_ticket(g.api_user, number)
+    loaded = tickets.ticket_for_page(number) if ticket is not None else None
     if loaded is None:
-        return api_error(404, f"There is no ticket #{number}.")
+        raise TicketNotFound(f"There is no ticket #{number}.")
     return jsonify(
         ticket={
             **ticket_json(loaded),
@@ -177,18 +155,15 @@ def create_ticket() -> ResponseReturnValue:
         if found is None:
             return api_error(422, "requester_email: no account has this address.")
         requester = found
-    try:
-        ticket = services.create_ticket(
-            requester,
-            subject=form.subject.data or "",
-            description=form.description.data or "",
-            category=form.category.data or "",
-            priority=form.priority.data or "",
-            created_by=user,
-            via=Via.API,
-        )
-    except services.HelpdeskError as exc:
-        return _failure(exc)
+    ticket = requesters.create_ticket(
+        requester,
+        subject=form.subject.data or "",
+        description=form.description.data or "",
+        category=form.category.data or "",
+        priority=form.priority.data or "",
+        created_by=user,
+        via=Via.API,
+    )
     return jsonify(ticket=ticket_json(ticket)), 201
 
 
@@ -205,22 +180,19 @@ def reply(number: int) -> ResponseReturnValue:
     if body is None:
         return api_error(400, NOT_JSON)
     text = body.get("body")
-    if not isinstance(text, str) or not text.strip() or len(text) > 20000:
+    if not isinstance(text, str) or len(text) > 20000:
         return api_error(422, "body: give the message text (at most 20000 characters).")
     state = body.get("state")
-    if state is not None and state not in {s.value for s in TicketState}:
-        return api_error(422, f"state: one of {', '.join(s.value for s in TicketState)}.")
-    try:
-        message = services.add_staff_message(
-            g.api_user,
-            number,
-            body=text,
-            internal=bool(body.get("internal")),
-            new_state=state,
-            via=Via.API,
-        )
-    except services.HelpdeskError as exc:
-        return _failure(exc)
+    if state is not None and state not in TicketState:
+        return api_error(422, f"state: one of {', '.join(TicketState)}.")
+    message = staff.add_staff_message(
+        g.api_user,
+        number,
+        body=text,
+        internal=bool(body.get("internal")),
+        new_state=state,
+        via=Via.API,
+    )
     return jsonify(message=_message_json(message)), 201
 
 
@@ -231,10 +203,5 @@ def escalate(number: int) -> ResponseReturnValue:
     body = _json_body()
     if body is None:
         return api_error(400, NOT_JSON)
-    try:
-        ticket = services.escalate_ticket(
-            g.api_user, number, str(body.get("reason") or ""), via=Via.API
-        )
-    except services.HelpdeskError as exc:
-        return _failure(exc)
+    ticket = staff.escalate_ticket(g.api_user, number, str(body.get("reason") or ""), via=Via.API)
     return jsonify(ticket=ticket_json(ticket))

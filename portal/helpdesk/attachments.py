@@ -11,6 +11,7 @@ from flask import Response, abort, current_app, send_file
 from werkzeug.datastructures import FileStorage
 from werkzeug.utils import secure_filename
 
+from portal.helpdesk.errors import HelpdeskError
 from portal.helpdesk.models import TicketAttachment
 
 # Extension -> the content type it is served with (text types get "; charset=utf-8" from
@@ -39,7 +40,7 @@ SIGNATURES = {
 MAX_FILES_PER_MESSAGE = 5
 
 
-class AttachmentError(ValueError):
+class AttachmentError(HelpdeskError):
     """A file that cannot be attached, with the reason for the person who sent it."""
 
 

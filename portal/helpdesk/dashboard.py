@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import cast
 
-from sqlalchemy import func, select, true
+from sqlalchemy import func, select
+from sqlalchemy.orm import InstrumentedAttribute
 
+from portal.core.roles import SupportTier
 from portal.core.templating import portal_zone
 from portal.extensions import db
 from portal.helpdesk.models import (
@@ -23,8 +26,8 @@ from portal.helpdesk.models import (
     TicketState,
 )
 
-TIERS = (1, 2, 3)
 ATTAINMENT_GOAL = 90.0
+WEEK_CHOICES = (4, 8, 12, 26)
 
 
 def percentile(values: list[float], fraction: float) -> float | None:
@@ -114,163 +117,272 @@ def _hours(start: datetime, end: datetime) -> float:
     return (end - start).total_seconds() / 3600
 
 
-def compute(now: datetime, weeks: int = 8) -> dict[str, Any]:
-    """Everything the dashboard shows, over the last `weeks` weeks (open counts are now)."""
-    first_week = _week_start(now) - timedelta(weeks=weeks - 1)
-    week_list = [first_week + timedelta(weeks=n) for n in range(weeks)]
-    since = datetime.combine(first_week, datetime.min.time(), tzinfo=portal_zone())
-    week_labels = [w.strftime("%d %b") for w in week_list]
-
-    open_counts: dict[int, dict[str, int]] = {tier: dict.fromkeys(OPEN_STATES, 0) for tier in TIERS}
-    for tier, state, count in db.session.execute(
-        select(Ticket.tier, Ticket.state, func.count())
-        .where(Ticket.is_open == true())
-        .group_by(Ticket.tier, Ticket.state)
-    ):
-        open_counts.setdefault(tier, dict.fromkeys(OPEN_STATES, 0))[TicketState(state)] = count
-
-    def times(rows: Any) -> dict[int, dict[date, list[float]]]:
-        grouped: dict[int, dict[date, list[float]]] = defaultdict(lambda: defaultdict(list))
-        for tier, created, done in rows:
-            grouped[tier or 0][_week_start(done)].append(_hours(created, done))
-        return grouped
-
-    first_response = times(
-        db.session.execute(
-            select(Ticket.first_response_tier, Ticket.created_at, Ticket.first_response_at).where(
-                Ticket.first_response_at >= since
-            )
-        )
-    )
-    resolution = times(
-        db.session.execute(
-            select(Ticket.resolution_tier, Ticket.created_at, Ticket.resolved_at).where(
-                Ticket.resolved_at >= since
-            )
-        )
-    )
-
-    def time_table(grouped: dict[int, dict[date, list[float]]]) -> dict[int, list[dict[str, Any]]]:
-        return {
-            tier: [
-                {
-                    "count": len(grouped[tier][week]),
-                    "median": percentile(grouped[tier][week], 0.5),
-                    "p90": percentile(grouped[tier][week], 0.9),
-                }
-                for week in week_list
-            ]
-            for tier in TIERS
-        }
-
-    response_table = time_table(first_response)
-    resolution_table = time_table(resolution)
-
-    outcomes: dict[int, dict[str, list[bool]]] = {t: defaultdict(list) for t in TIERS}
-    for tier, target, met in db.session.execute(
-        select(SlaOutcome.tier, SlaOutcome.target, SlaOutcome.met).where(
-            SlaOutcome.completed_at >= since
-        )
-    ):
-        outcomes.setdefault(tier, defaultdict(list))[target].append(met)
-    attainment = {
-        tier: {
-            "all": _share([m for target in outcomes[tier].values() for m in target]),
-            "checks": sum(len(v) for v in outcomes[tier].values()),
-            **{t.value: _share(outcomes[tier].get(t.value, [])) for t in SlaTarget},
-        }
-        for tier in TIERS
-    }
-
-    escalations = {week: {"auto": 0, "manual": 0} for week in week_list}
-    for created, data in db.session.execute(
-        select(TicketEvent.created_at, TicketEvent.data).where(
-            TicketEvent.kind == EventKind.ESCALATED, TicketEvent.created_at >= since
-        )
-    ):
-        week = _week_start(created)
-        if week in escalations:
-            escalations[week]["auto" if (data or {}).get("auto") else "manual"] += 1
-
-    ratings: list[tuple[int | None, int]] = [
-        (tier, rating or 0)
-        for tier, rating in db.session.execute(
-            select(Ticket.resolution_tier, Ticket.rating).where(
-                Ticket.rated_at >= since, Ticket.rating.is_not(None)
-            )
-        )
-    ]
-    distribution = {score: sum(1 for _, r in ratings if r == score) for score in range(1, 6)}
-    satisfaction = {
-        "count": len(ratings),
-        "average": sum(r for _, r in ratings) / len(ratings) if ratings else None,
-        "distribution": distribution,
-        "by_tier": {tier: _mean([r for t, r in ratings if t == tier]) for tier in TIERS},
-    }
-
-    charts = {
-        "open": bar_chart(
-            "Open tickets by tier and state",
-            [f"Tier {t}" for t in TIERS],
-            {s.label: [float(open_counts[t][s]) for t in TIERS] for s in OPEN_STATES},
-        ),
-        "first_response": bar_chart(
-            "Median first response (hours) per week",
-            week_labels,
-            {f"Tier {t}": [row["median"] for row in response_table[t]] for t in TIERS},
-            unit=" h",
-        ),
-        "resolution": bar_chart(
-            "Median resolution (hours) per week",
-            week_labels,
-            {f"Tier {t}": [row["median"] for row in resolution_table[t]] for t in TIERS},
-            unit=" h",
-        ),
-        "attainment": bar_chart(
-            "SLA attainment per tier (%)",
-            [f"Tier {t}" for t in TIERS],
-            {"Targets met": [attainment[t]["all"] for t in TIERS]},
-            unit=" %",
-            goal=ATTAINMENT_GOAL,
-            max_value=100.0,
-        ),
-        "escalations": bar_chart(
-            "Escalations per week",
-            week_labels,
-            {
-                "Automatic (SLA breach)": [float(escalations[w]["auto"]) for w in week_list],
-                "By hand": [float(escalations[w]["manual"]) for w in week_list],
-            },
-        ),
-        "satisfaction": bar_chart(
-            "Ratings (1 = very poor, 5 = excellent)",
-            [str(score) for score in range(1, 6)],
-            {"Ratings": [float(distribution[score]) for score in range(1, 6)]},
-        ),
-    }
-    return {
-        "weeks": weeks,
-        "week_labels": week_labels,
-        "since": since,
-        "tiers": TIERS,
-        "open_states": OPEN_STATES,
-        "open_counts": open_counts,
-        "response": response_table,
-        "resolution": resolution_table,
-        "attainment": attainment,
-        "attainment_goal": ATTAINMENT_GOAL,
-        "escalations": [
-            (label, escalations[w]) for label, w in zip(week_labels, week_list, strict=True)
-        ],
-        "satisfaction": satisfaction,
-        "charts": charts,
-        "targets": list(SlaTarget),
-    }
-
-
 def _share(values: list[bool]) -> float | None:
     return 100.0 * sum(values) / len(values) if values else None
 
 
 def _mean(values: list[int]) -> float | None:
     return sum(values) / len(values) if values else None
+
+
+def _tier_names() -> list[str]:
+    return [tier.short_label for tier in SupportTier]
+
+
+@dataclass(frozen=True)
+class Period:
+    """The weeks the numbers cover (Monday to Sunday in the portal's timezone), oldest first;
+    the current week is the last."""
+
+    weeks: list[date]
+
+    @classmethod
+    def ending(cls, now: datetime, weeks: int) -> Period:
+        first = _week_start(now) - timedelta(weeks=weeks - 1)
+        return cls([first + timedelta(weeks=n) for n in range(weeks)])
+
+    @property
+    def since(self) -> datetime:
+        return datetime.combine(self.weeks[0], datetime.min.time(), tzinfo=portal_zone())
+
+    @property
+    def labels(self) -> list[str]:
+        return [week.strftime("%d %b") for week in self.weeks]
+
+
+@dataclass(frozen=True)
+class OpenTickets:
+    """Tickets open now, by tier and state."""
+
+    counts: dict[SupportTier, dict[TicketState, int]]
+    chart: BarChart
+
+
+def open_tickets() -> OpenTickets:
+    counts = {tier: dict.fromkeys(OPEN_STATES, 0) for tier in SupportTier}
+    for tier, state, count in db.session.execute(
+        select(Ticket.tier, Ticket.state, func.count())
+        .where(Ticket.is_open)
+        .group_by(Ticket.tier, Ticket.state)
+    ):
+        counts[SupportTier(tier)][state] = count
+    chart = bar_chart(
+        "Open tickets by tier and state",
+        _tier_names(),
+        {s.label: [float(counts[t][s]) for t in SupportTier] for s in OPEN_STATES},
+    )
+    return OpenTickets(counts, chart)
+
+
+@dataclass(frozen=True)
+class WeekTimes:
+    """Hours from filing to an answer (or a resolution) in one week."""
+
+    count: int
+    median: float | None
+    p90: float | None
+
+
+@dataclass(frozen=True)
+class Times:
+    """One week of times per tier (the tier that answered or resolved)."""
+
+    by_tier: dict[SupportTier, list[WeekTimes]]
+    chart: BarChart
+
+
+def first_response_times(period: Period) -> Times:
+    return _times(
+        period,
+        Ticket.first_response_tier,
+        Ticket.first_response_at,
+        "Median first response (hours) per week",
+    )
+
+
+def resolution_times(period: Period) -> Times:
+    return _times(
+        period, Ticket.resolution_tier, Ticket.resolved_at, "Median resolution (hours) per week"
+    )
+
+
+def _times(
+    period: Period,
+    tier_column: InstrumentedAttribute[int | None],
+    done_column: InstrumentedAttribute[datetime | None],
+    title: str,
+) -> Times:
+    """Hours from filing to `done_column` for what was done in the period, by the tier in
+    `tier_column` and the week it was done."""
+    # The WHERE clause leaves out tickets not done yet (NULL).
+    rows = cast(
+        Iterable[tuple[int | None, datetime, datetime]],
+        db.session.execute(
+            select(tier_column, Ticket.created_at, done_column).where(done_column >= period.since)
+        ),
+    )
+    hours: dict[int, dict[date, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for tier, created, done in rows:
+        hours[tier or 0][_week_start(done)].append(_hours(created, done))
+    by_tier = {
+        tier: [
+            WeekTimes(
+                count=len(hours[tier][week]),
+                median=percentile(hours[tier][week], 0.5),
+                p90=percentile(hours[tier][week], 0.9),
+            )
+            for week in period.weeks
+        ]
+        for tier in SupportTier
+    }
+    chart = bar_chart(
+        title,
+        period.labels,
+        {t.short_label: [week.median for week in by_tier[t]] for t in SupportTier},
+        unit=" h",
+    )
+    return Times(by_tier, chart)
+
+
+@dataclass(frozen=True)
+class TierAttainment:
+    """Share of SLA targets met in one tier (percent; None when nothing was checked)."""
+
+    all: float | None
+    checks: int
+    by_target: dict[SlaTarget, float | None]
+
+
+@dataclass(frozen=True)
+class Attainment:
+    by_tier: dict[SupportTier, TierAttainment]
+    goal: float
+    chart: BarChart
+
+
+def sla_attainment(period: Period) -> Attainment:
+    met: dict[int, dict[SlaTarget, list[bool]]] = defaultdict(lambda: defaultdict(list))
+    for tier, target, was_met in db.session.execute(
+        select(SlaOutcome.tier, SlaOutcome.target, SlaOutcome.met).where(
+            SlaOutcome.completed_at >= period.since
+        )
+    ):
+        met[tier][target].append(was_met)
+    by_tier = {
+        tier: TierAttainment(
+            all=_share([m for target in met[tier].values() for m in target]),
+            checks=sum(len(v) for v in met[tier].values()),
+            by_target={t: _share(met[tier].get(t, [])) for t in SlaTarget},
+        )
+        for tier in SupportTier
+    }
+    chart = bar_chart(
+        "SLA attainment per tier (%)",
+        _tier_names(),
+        {"Targets met": [by_tier[t].all for t in SupportTier]},
+        unit=" %",
+        goal=ATTAINMENT_GOAL,
+        max_value=100.0,
+    )
+    return Attainment(by_tier, ATTAINMENT_GOAL, chart)
+
+
+@dataclass(frozen=True)
+class WeekEscalations:
+    label: str
+    auto: int
+    manual: int
+
+
+@dataclass(frozen=True)
+class Escalations:
+    """Escalations per week: automatic (an SLA breach) and by hand."""
+
+    weeks: list[WeekEscalations]
+    chart: BarChart
+
+
+def escalations(period: Period) -> Escalations:
+    counts = {week: {"auto": 0, "manual": 0} for week in period.weeks}
+    for created, data in db.session.execute(
+        select(TicketEvent.created_at, TicketEvent.data).where(
+            TicketEvent.kind == EventKind.ESCALATED, TicketEvent.created_at >= period.since
+        )
+    ):
+        week = _week_start(created)
+        if week in counts:
+            counts[week]["auto" if (data or {}).get("auto") else "manual"] += 1
+    weeks = [
+        WeekEscalations(label, counts[week]["auto"], counts[week]["manual"])
+        for label, week in zip(period.labels, period.weeks, strict=True)
+    ]
+    chart = bar_chart(
+        "Escalations per week",
+        period.labels,
+        {
+            "Automatic (SLA breach)": [float(w.auto) for w in weeks],
+            "By hand": [float(w.manual) for w in weeks],
+        },
+    )
+    return Escalations(weeks, chart)
+
+
+@dataclass(frozen=True)
+class Satisfaction:
+    """The requesters' ratings (1-5): how many, their average, spread, and average per tier."""
+
+    count: int
+    average: float | None
+    distribution: dict[int, int]
+    by_tier: dict[SupportTier, float | None]
+    chart: BarChart
+
+
+def satisfaction(period: Period) -> Satisfaction:
+    ratings: list[tuple[int | None, int]] = [
+        (tier, rating or 0)
+        for tier, rating in db.session.execute(
+            select(Ticket.resolution_tier, Ticket.rating).where(
+                Ticket.rated_at >= period.since, Ticket.rating.is_not(None)
+            )
+        )
+    ]
+    scores = range(1, 6)
+    distribution = {score: sum(1 for _, r in ratings if r == score) for score in scores}
+    chart = bar_chart(
+        "Ratings (1 = very poor, 5 = excellent)",
+        [str(score) for score in scores],
+        {"Ratings": [float(distribution[score]) for score in scores]},
+    )
+    return Satisfaction(
+        count=len(ratings),
+        average=_mean([r for _, r in ratings]),
+        distribution=distribution,
+        by_tier={tier: _mean([r for t, r in ratings if t == tier]) for tier in SupportTier},
+        chart=chart,
+    )
+
+
+@dataclass(frozen=True)
+class Numbers:
+    """Every panel of the numbers page."""
+
+    period: Period
+    open: OpenTickets
+    response: Times
+    resolution: Times
+    attainment: Attainment
+    escalations: Escalations
+    satisfaction: Satisfaction
+
+
+def numbers(period: Period) -> Numbers:
+    return Numbers(
+        period=period,
+        open=open_tickets(),
+        response=first_response_times(period),
+        resolution=resolution_times(period),
+        attainment=sla_attainment(period),
+        escalations=escalations(period),
+        satisfaction=satisfaction(period),
+    )

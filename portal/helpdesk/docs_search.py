@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import url_for
 
-from portal.pages.views import docs_root
+from portal.core.docs_site import docs_root
 
 _WORD = re.compile(r"[a-z0-9]+")
 STOP_WORDS = frozenset({

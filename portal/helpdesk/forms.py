@@ -20,19 +20,51 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
+from portal.auth.models import User
+from portal.core.errors import NotFound, UserError
 from portal.core.forms import PortalForm, choices
-from portal.core.roles import SupportTier
+from portal.core.roles import TOP_TIER, SupportTier
 from portal.helpdesk import attachments
 from portal.helpdesk.business_hours import WEEKDAYS, CalendarError, parse_day_hours
 from portal.helpdesk.models import Category, Priority, SlaTarget, TicketState
-from portal.helpdesk.queries import ANY_OPEN, ANY_STATE, UNASSIGNED, QueueView, Sort
+from portal.helpdesk.queries import ANY_OPEN, ANY_STATE, UNASSIGNED, QueueFilter, QueueView, Sort
 
-CATEGORY_PAIRS = [(c.value, c.label) for c in Category]
-TIER_PAIRS = [(str(int(t)), t.label) for t in SupportTier]
+
+def show_refusal(form: PortalForm, refusal: UserError) -> None:
+    """Put a service's refusal beside the field it names, or above the form. Something that
+    does not exist is no form's error: it goes on to the app's handler (a 404 page)."""
+    if isinstance(refusal, NotFound):
+        raise refusal
+    field = form._fields.get(refusal.field) if refusal.field else None
+    if field is not None:
+        field.errors = [*field.errors, refusal.message]
+    else:
+        form.form_errors.append(refusal.message)
 
 
 def _priority_pairs(allow_urgent: bool) -> list[tuple[str, str]]:
-    return [(p.value, p.label) for p in Priority if allow_urgent or p != Priority.URGENT]
+    return Priority.choices(p for p in Priority if allow_urgent or p is not Priority.URGENT)
+
+
+def staff_choices(users: list[User]) -> list[tuple[str, str]]:
+    """Staff to pick from, with the tier (or role) that says what they can take."""
+    return [
+        (str(u.id), f"{u.full_name} ({f'tier {u.support_tier}' if u.support_tier else u.role})")
+        for u in users
+    ]
+
+
+def lower_tier_choices(tier: int) -> list[tuple[str, str]]:
+    """The tiers a ticket in `tier` can be handed back to."""
+    return [pair for pair in SupportTier.choices() if int(pair[0]) < tier]
+
+
+def canned_tier_choices(user: User) -> list[tuple[str, str]]:
+    """What `user` may write canned replies for: admins any tier or every tier at once, staff
+    their own tier, staff without a tier nothing."""
+    if user.is_admin:
+        return SupportTier.choices(blank="Every tier")
+    return [pair for pair in SupportTier.choices() if pair[0] == str(user.support_tier)]
 
 
 class AttachmentsField(MultipleFileField):
@@ -46,7 +78,7 @@ class AttachmentsField(MultipleFileField):
         try:
             self.uploads = attachments.check_uploads(list(self.data or []))
         except attachments.AttachmentError as exc:
-            raise ValidationError(str(exc)) from exc
+            raise ValidationError(exc.message) from exc
 
 
 def attachments_field(label: str = "Attachments") -> AttachmentsField:
@@ -67,7 +99,7 @@ class NewTicketForm(PortalForm):
     )
     category = SelectField(
         "What is it about?",
-        choices=choices([("", "Choose the closest match"), *CATEGORY_PAIRS]),
+        choices=choices([("", "Choose the closest match"), *Category.choices()]),
         validators=[InputRequired(message="Choose what the ticket is about.")],
     )
     priority = SelectField("Priority", default=Priority.NORMAL.value)
@@ -127,11 +159,11 @@ class StaffReplyForm(PortalForm):
         super().__init__(*args, **kwargs)
         self.canned.choices = choices([("", "Choose a canned reply"), *(canned or [])])
         self.new_state.choices = choices(
-            [("", "Leave as it is")]
-            + [
-                (s.value, s.label)
-                for s in TicketState
-                if s not in (TicketState.NEW, TicketState.CLOSED)
+            [
+                ("", "Leave as it is"),
+                *TicketState.choices(
+                    s for s in TicketState if s not in (TicketState.NEW, TicketState.CLOSED)
+                ),
             ]
         )
 
@@ -152,7 +184,7 @@ class StateForm(PortalForm):
     state = SelectField(
         "New state",
         id="new-state",
-        choices=choices([(s.value, s.label) for s in TicketState if s != TicketState.NEW]),
+        choices=choices(TicketState.choices(s for s in TicketState if s is not TicketState.NEW)),
     )
     reason = StringField(
         "Reason (optional)", id="state-reason", validators=[Optional(), Length(max=500)]
@@ -168,7 +200,11 @@ class EscalateForm(PortalForm):
 
 
 class DeescalateForm(PortalForm):
-    tier = SelectField("Move back to", id="deescalate-tier", choices=choices(TIER_PAIRS[:2]))
+    tier = SelectField(
+        "Move back to",
+        id="deescalate-tier",
+        choices=choices(lower_tier_choices(TOP_TIER)),
+    )
     reason = TextAreaField(
         "Why?", id="deescalate-reason", validators=[InputRequired(), Length(min=3, max=1000)]
     )
@@ -176,24 +212,20 @@ class DeescalateForm(PortalForm):
 
 class PropertiesForm(PortalForm):
     priority = SelectField("Priority", choices=choices(_priority_pairs(True)))
-    category = SelectField("Category", choices=choices(CATEGORY_PAIRS))
+    category = SelectField("Category", choices=choices(Category.choices()))
 
 
 class QueueFilterForm(PortalForm):
     class Meta:
         csrf = False
 
-    view = SelectField(
-        "Queue",
-        choices=choices([(v.value, v.label) for v in QueueView]),
-        default=QueueView.ALL.value,
-    )
+    view = SelectField("Queue", choices=choices(QueueView.choices()), default=QueueView.ALL.value)
     state = SelectField(
         "State",
         choices=choices(
             [
                 (ANY_OPEN, "Any open state"),
-                *((s.value, s.label) for s in TicketState),
+                *TicketState.choices(),
                 (ANY_STATE, "Any state"),
             ]
         ),
@@ -201,11 +233,11 @@ class QueueFilterForm(PortalForm):
         validators=[Optional()],
     )
     tier = SelectField(
-        "Tier", choices=choices([("", "Any tier"), *TIER_PAIRS]), validators=[Optional()]
+        "Tier", choices=choices(SupportTier.choices(blank="Any tier")), validators=[Optional()]
     )
     category = SelectField(
         "Category",
-        choices=choices([("", "Any category"), *CATEGORY_PAIRS]),
+        choices=choices([("", "Any category"), *Category.choices()]),
         validators=[Optional()],
     )
     priority = SelectField(
@@ -215,9 +247,7 @@ class QueueFilterForm(PortalForm):
     )
     assignee = SelectField("Assignee", validators=[Optional()])
     q = StringField("Search", validators=[Optional(), Length(max=200)])
-    sort = SelectField(
-        "Sort", choices=choices([(s.value, s.label) for s in Sort]), default=Sort.DUE.value
-    )
+    sort = SelectField("Sort", choices=choices(Sort.choices()), default=Sort.DUE.value)
 
     def __init__(
         self, *args: Any, staff: list[tuple[str, str]] | None = None, **kwargs: Any
@@ -225,6 +255,19 @@ class QueueFilterForm(PortalForm):
         super().__init__(*args, **kwargs)
         self.assignee.choices = choices(
             [("", "Anyone or nobody"), (UNASSIGNED, "Unassigned"), *(staff or [])]
+        )
+
+    def to_filter(self) -> QueueFilter:
+        """What the staff member asked the queue for (once the form is valid)."""
+        return QueueFilter(
+            view=QueueView(self.view.data),
+            state=self.state.data or ANY_OPEN,
+            tier=SupportTier.from_form(self.tier.data),
+            category=self.category.data or "",
+            priority=self.priority.data or "",
+            assignee=self.assignee.data or "",
+            q=self.q.data or "",
+            sort=Sort(self.sort.data),
         )
 
 

@@ -7,8 +7,6 @@ from datetime import datetime
 from portal.core.roles import SupportTier
 from portal.core.templating import format_datetime
 from portal.helpdesk.models import (
-    CATEGORY_LABELS,
-    STATE_LABELS,
     Category,
     EventKind,
     Priority,
@@ -17,19 +15,10 @@ from portal.helpdesk.models import (
     TicketState,
 )
 
-REQUESTER_STATE_LABELS = {
-    TicketState.NEW: "Received",
-    TicketState.OPEN: "In progress",
-    TicketState.WAITING_ON_REQUESTER: "Waiting for your reply",
-    TicketState.WAITING_INTERNAL: "In progress",
-    TicketState.RESOLVED: "Resolved",
-    TicketState.CLOSED: "Closed",
-}
-
 
 def _state(value: object, for_requester: bool) -> str:
     state = TicketState(str(value))
-    return REQUESTER_STATE_LABELS[state] if for_requester else STATE_LABELS[state]
+    return state.requester_label if for_requester else state.label
 
 
 def _tier(value: object) -> str:
@@ -44,14 +33,15 @@ def _targets(values: object) -> str:
 def describe_event(event: TicketEvent, for_requester: bool = False) -> str:
     """One line saying what happened (the actor and time are shown beside it)."""
     data = event.data or {}
-    kind = EventKind(event.kind)
+    kind = event.kind
     reason = f": {data['reason']}" if data.get("reason") and not for_requester else ""
     if kind == EventKind.CREATED:
         if for_requester:
             return "Filed the ticket"
         text = (
-            f"Filed the ticket ({CATEGORY_LABELS[Category(data['category'])]}, "
-            f"{Priority(data['priority']).label.lower()} priority; routed to {_tier(data['tier'])})"
+            f"Filed the ticket ({Category.label_of(data['category'])}, "
+            f"{Priority.label_of(data['priority']).lower()} priority; "
+            f"routed to {_tier(data['tier'])})"
             if "priority" in data
             else "Filed the ticket"
         )
@@ -90,12 +80,12 @@ def describe_event(event: TicketEvent, for_requester: bool = False) -> str:
         unassigned = f" (unassigned {data['unassigned']})" if data.get("unassigned") else ""
         return f"{how} from tier {data['from']} to tier {data['to']}{reason}{unassigned}"
     if kind == EventKind.PRIORITY_CHANGED:
-        old, new = Priority(data["from"]).label, Priority(data["to"]).label
+        old, new = Priority.label_of(data["from"]), Priority.label_of(data["to"])
         return f"Changed the priority: {old} \u2192 {new}"
     if kind == EventKind.CATEGORY_CHANGED:
         return (
-            f"Changed the category: {CATEGORY_LABELS[Category(data['from'])]} \u2192 "
-            f"{CATEGORY_LABELS[Category(data['to'])]}"
+            f"Changed the category: {Category.label_of(data['from'])} \u2192 "
+            f"{Category.label_of(data['to'])}"
         )
     if kind == EventKind.SLA_WARNING:
         due = data.get("due_at")
@@ -105,4 +95,4 @@ def describe_event(event: TicketEvent, for_requester: bool = False) -> str:
         return f"SLA breached in tier {data.get('tier')}: {_targets(data.get('targets'))}"
     if kind == EventKind.RATED:
         return f"Rated the help {data.get('rating')} out of 5"
-    return kind.value.replace("_", " ").capitalize()
+    return kind.label

@@ -4,12 +4,12 @@ canned replies and per-tier settings."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    ColumnElement,
     Float,
     ForeignKey,
     Index,
@@ -17,127 +17,103 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    bindparam,
     event,
+    text,
 )
 from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.auth.models import User
 from portal.core.db import Base, UTCDateTime, utcnow
+from portal.core.enums import LabelledEnum, enum_column
 from portal.core.roles import SupportTier
 from portal.helpdesk.business_hours import Calendar
 from portal.outbox.models import OutboxMessage
 
 
-class TicketState(StrEnum):
-    NEW = "new"
-    OPEN = "open"
-    WAITING_ON_REQUESTER = "waiting_on_requester"
-    WAITING_INTERNAL = "waiting_internal"
-    RESOLVED = "resolved"
-    CLOSED = "closed"
+class TicketState(LabelledEnum):
+    """Where a ticket is in its life; the label is what staff see."""
 
-    @property
-    def label(self) -> str:
-        return STATE_LABELS[self]
+    NEW = "new", "New"
+    OPEN = "open", "Open"
+    WAITING_ON_REQUESTER = "waiting_on_requester", "Waiting on requester"
+    WAITING_INTERNAL = "waiting_internal", "Waiting on staff (internal)"
+    RESOLVED = "resolved", "Resolved"
+    CLOSED = "closed", "Closed"
 
     @property
     def is_open(self) -> bool:
-        return self not in (TicketState.RESOLVED, TicketState.CLOSED)
+        return self not in DONE_STATES
 
     @property
     def stops_clock(self) -> bool:
         """States in which the SLA clock does not run: the requester has the ball, or the
         ticket is done."""
-        return self in (TicketState.WAITING_ON_REQUESTER, TicketState.RESOLVED, TicketState.CLOSED)
+        return self is TicketState.WAITING_ON_REQUESTER or self in DONE_STATES
+
+    @property
+    def requester_label(self) -> str:
+        """How the requester sees the state: waiting on staff internally is simply "in
+        progress" to them."""
+        return _REQUESTER_LABELS[self]
 
 
-STATE_LABELS = {
-    TicketState.NEW: "New",
-    TicketState.OPEN: "Open",
-    TicketState.WAITING_ON_REQUESTER: "Waiting on requester",
-    TicketState.WAITING_INTERNAL: "Waiting on staff (internal)",
+DONE_STATES = frozenset({TicketState.RESOLVED, TicketState.CLOSED})
+OPEN_STATES = tuple(s for s in TicketState if s.is_open)
+_REQUESTER_LABELS = {
+    TicketState.NEW: "Received",
+    TicketState.OPEN: "In progress",
+    TicketState.WAITING_ON_REQUESTER: "Waiting for your reply",
+    TicketState.WAITING_INTERNAL: "In progress",
     TicketState.RESOLVED: "Resolved",
     TicketState.CLOSED: "Closed",
 }
-OPEN_STATES = tuple(s for s in TicketState if s.is_open)
 
 
-class Priority(StrEnum):
-    LOW = "low"
-    NORMAL = "normal"
-    HIGH = "high"
-    URGENT = "urgent"
-
-    @property
-    def label(self) -> str:
-        return self.value.capitalize()
-
-    @property
-    def rank(self) -> int:
-        return list(Priority).index(self)
+class Priority(LabelledEnum):
+    LOW = "low", "Low"
+    NORMAL = "normal", "Normal"
+    HIGH = "high", "High"
+    URGENT = "urgent", "Urgent"
 
 
-PRIORITY_LABELS = {p.value: p.label for p in Priority}
-_STATE_LABELS_BY_VALUE = {s.value: label for s, label in STATE_LABELS.items()}
-
-
-class Category(StrEnum):
-    ACCOUNT_ACCESS = "account_access"
-    PORTAL = "portal"
-    NOTEBOOK = "notebook"
-    API_TAP = "api_tap"
-    BUTLER_IMAGES = "butler_images"
-    DATA_PRODUCTS = "data_products"
-    DOCUMENTATION = "documentation"
-    OTHER = "other"
-
-    @property
-    def label(self) -> str:
-        return CATEGORY_LABELS[self]
+class Category(LabelledEnum):
+    ACCOUNT_ACCESS = "account_access", "Account and access"
+    PORTAL = "portal", "Portal"
+    NOTEBOOK = "notebook", "Notebook aspect"
+    API_TAP = "api_tap", "API / TAP queries"
+    BUTLER_IMAGES = "butler_images", "Butler and images"
+    DATA_PRODUCTS = "data_products", "Data products and data quality"
+    DOCUMENTATION = "documentation", "Documentation"
+    OTHER = "other", "Other"
 
     @property
     def first_tier(self) -> SupportTier:
         """Routing: account and access problems need the service desk; the rest start with
         community engagement."""
-        if self == Category.ACCOUNT_ACCESS:
+        if self is Category.ACCOUNT_ACCESS:
             return SupportTier.SERVICE_DESK
         return SupportTier.COMMUNITY_ENGAGEMENT
 
 
-CATEGORY_LABELS = {
-    Category.ACCOUNT_ACCESS: "Account and access",
-    Category.PORTAL: "Portal",
-    Category.NOTEBOOK: "Notebook aspect",
-    Category.API_TAP: "API / TAP queries",
-    Category.BUTLER_IMAGES: "Butler and images",
-    Category.DATA_PRODUCTS: "Data products and data quality",
-    Category.DOCUMENTATION: "Documentation",
-    Category.OTHER: "Other",
-}
+class SlaTarget(LabelledEnum):
+    FIRST_RESPONSE = "first_response", "First response"
+    UPDATE = "update", "Update"
+    RESOLUTION = "resolution", "Resolution"
 
 
-_CATEGORY_LABELS_BY_VALUE = {c.value: label for c, label in CATEGORY_LABELS.items()}
+class Via(LabelledEnum):
+    """Where an action came from."""
 
-
-class SlaTarget(StrEnum):
-    FIRST_RESPONSE = "first_response"
-    UPDATE = "update"
-    RESOLUTION = "resolution"
-
-    @property
-    def label(self) -> str:
-        return self.value.replace("_", " ").capitalize()
-
-
-class Via(StrEnum):
     WEB = "web"
     SLACK = "slack"
     API = "api"
     SYSTEM = "system"
 
 
-class EventKind(StrEnum):
+class EventKind(LabelledEnum):
     CREATED = "created"
     REQUESTER_REPLIED = "requester_replied"
     REPLIED = "replied"
@@ -157,6 +133,17 @@ class EventKind(StrEnum):
     RATED = "rated"
 
 
+# Open tickets, as index predicates: the queues and the sweep read only open tickets, so their
+# indexes hold only those (the SQL the `Ticket.is_open` expression renders).
+_OPEN_ROWS = text(
+    "state NOT IN (" + ", ".join(f"'{state.value}'" for state in sorted(DONE_STATES)) + ")"
+)
+
+
+def _open_index(name: str, *columns: str) -> Index:
+    return Index(name, *columns, postgresql_where=_OPEN_ROWS, sqlite_where=_OPEN_ROWS)
+
+
 class Ticket(Base):
     """A request for help from a delegate, with the SLA clock of the tier it is in.
 
@@ -168,12 +155,12 @@ class Ticket(Base):
     __table_args__ = (
         # Each queue filter with its sort (due soonest, then number), so a page is read in
         # index order; the sweep reads the first one.
-        Index("ix_helpdesk_ticket_open_due", "is_open", "next_due_at", "id"),
+        _open_index("ix_helpdesk_ticket_open_due", "next_due_at", "id"),
         Index("ix_helpdesk_ticket_due", "next_due_at", "id"),
-        Index("ix_helpdesk_ticket_assignee_due", "assignee_id", "is_open", "next_due_at", "id"),
-        Index("ix_helpdesk_ticket_tier_due", "tier", "is_open", "assignee_id", "next_due_at", "id"),
+        _open_index("ix_helpdesk_ticket_assignee_due", "assignee_id", "next_due_at", "id"),
+        _open_index("ix_helpdesk_ticket_tier_due", "tier", "assignee_id", "next_due_at", "id"),
         Index("ix_helpdesk_ticket_state_due", "state", "next_due_at", "id"),
-        Index("ix_helpdesk_ticket_open_breached", "is_open", "breached_at"),
+        _open_index("ix_helpdesk_ticket_open_breached", "breached_at"),
         Index("ix_helpdesk_ticket_updated", "updated_at", "id"),
         Index("ix_helpdesk_ticket_created", "created_at", "id"),
         Index("ix_helpdesk_ticket_requester", "requester_id", "updated_at"),
@@ -185,10 +172,11 @@ class Ticket(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subject: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text)
-    category: Mapped[str] = mapped_column(String(30))
-    priority: Mapped[str] = mapped_column(String(10), default=Priority.NORMAL)
-    state: Mapped[str] = mapped_column(String(24), default=TicketState.NEW)
-    is_open: Mapped[bool] = mapped_column(Boolean, default=True)
+    category: Mapped[Category] = mapped_column(enum_column(Category, 30))
+    priority: Mapped[Priority] = mapped_column(enum_column(Priority, 10), default=Priority.NORMAL)
+    state: Mapped[TicketState] = mapped_column(
+        enum_column(TicketState, 24), default=TicketState.NEW
+    )
     tier: Mapped[int] = mapped_column(Integer, default=1)
     requester_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
     assignee_id: Mapped[int | None] = mapped_column(
@@ -245,47 +233,37 @@ class Ticket(Base):
         back_populates="ticket", cascade="all, delete-orphan"
     )
 
-    @property
-    def number(self) -> int:
-        return self.id
+    @hybrid_property
+    def is_open(self) -> bool:
+        """Derived from the state: in SQL, the condition the open-ticket indexes are built on."""
+        return self.state.is_open
 
-    @property
-    def state_enum(self) -> TicketState:
-        return TicketState(self.state)
-
-    @property
-    def priority_enum(self) -> Priority:
-        return Priority(self.priority)
-
-    @property
-    def category_enum(self) -> Category:
-        return Category(self.category)
+    @is_open.inplace.expression
+    @classmethod
+    def _is_open_expression(cls) -> ColumnElement[bool]:
+        # The states as literals, as in the indexes' predicate: a database matches a partial
+        # index to a query by its text, and cannot see through a bound parameter.
+        return cls.state.not_in(
+            bindparam(
+                "done_states",
+                sorted(DONE_STATES),
+                expanding=True,
+                literal_execute=True,
+                unique=True,
+            )
+        )
 
     @property
     def tier_enum(self) -> SupportTier:
         return SupportTier(self.tier)
 
-    # Labels by dictionary lookup: queue pages show them for every row, and building enum
-    # members from their values costs more than the lookup.
-    @property
-    def state_label(self) -> str:
-        return _STATE_LABELS_BY_VALUE[self.state]
-
-    @property
-    def priority_label(self) -> str:
-        return PRIORITY_LABELS[self.priority]
-
-    @property
-    def category_label(self) -> str:
-        return _CATEGORY_LABELS_BY_VALUE[self.category]
-
     @property
     def is_urgent(self) -> bool:
-        return self.priority == Priority.URGENT
+        return self.priority is Priority.URGENT
 
     @property
     def clock_stopped(self) -> bool:
-        return self.state_enum.stops_clock
+        return self.state.stops_clock
 
     def due_times(self) -> list[tuple[SlaTarget, datetime]]:
         """Pending targets and their due times, earliest first."""
@@ -295,11 +273,6 @@ class Ticket(Base):
             (SlaTarget.RESOLUTION, self.resolution_due_at),
         ]
         return sorted(((t, d) for t, d in pairs if d is not None), key=lambda pair: pair[1])
-
-    def seconds_to_breach(self, now: datetime | None = None) -> float | None:
-        if self.next_due_at is None:
-            return None
-        return (self.next_due_at - (now or utcnow())).total_seconds()
 
     def public_messages(self) -> list[TicketMessage]:
         return [m for m in self.messages if not m.internal]
@@ -326,7 +299,7 @@ class TicketMessage(Base):
     body: Mapped[str] = mapped_column(Text)
     internal: Mapped[bool] = mapped_column(Boolean, default=False)
     from_staff: Mapped[bool] = mapped_column(Boolean, default=False)
-    via: Mapped[str] = mapped_column(String(10), default=Via.WEB)
+    via: Mapped[Via] = mapped_column(enum_column(Via, 10), default=Via.WEB)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     ticket: Mapped[Ticket] = relationship(back_populates="messages")
@@ -377,9 +350,9 @@ class TicketEvent(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("helpdesk_ticket.id", ondelete="CASCADE"))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
-    kind: Mapped[str] = mapped_column(String(30))
+    kind: Mapped[EventKind] = mapped_column(enum_column(EventKind, 30))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    via: Mapped[str] = mapped_column(String(10), default=Via.WEB)
+    via: Mapped[Via] = mapped_column(enum_column(Via, 10), default=Via.WEB)
     # Whether the requester sees this entry in their ticket's history.
     public: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -405,8 +378,8 @@ class SlaOutcome(Base):
         ForeignKey("helpdesk_ticket.id", ondelete="CASCADE"), index=True
     )
     tier: Mapped[int] = mapped_column(Integer)
-    priority: Mapped[str] = mapped_column(String(10))
-    target: Mapped[str] = mapped_column(String(20))
+    priority: Mapped[Priority] = mapped_column(enum_column(Priority, 10))
+    target: Mapped[SlaTarget] = mapped_column(enum_column(SlaTarget, 20))
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     met: Mapped[bool] = mapped_column(Boolean)
@@ -456,20 +429,20 @@ class CannedReply(Base):
 # tier owes its own targets from the moment a ticket reaches it, so an unanswered normal
 # ticket escalates after 2 business hours in tier 1, 4 in tier 2 and is flagged after 8 in
 # tier 3.
-DEFAULT_SLA_MINUTES: dict[int, dict[str, dict[str, int]]] = {
-    1: {
+DEFAULT_SLA_MINUTES: dict[SupportTier, dict[str, dict[str, int]]] = {
+    SupportTier.COMMUNITY_ENGAGEMENT: {
         "low": {"first_response": 480, "update": 960, "resolution": 2400},
         "normal": {"first_response": 120, "update": 480, "resolution": 1440},
         "high": {"first_response": 60, "update": 240, "resolution": 960},
         "urgent": {"first_response": 30, "update": 60, "resolution": 480},
     },
-    2: {
+    SupportTier.SERVICE_DESK: {
         "low": {"first_response": 960, "update": 1440, "resolution": 4800},
         "normal": {"first_response": 240, "update": 480, "resolution": 2400},
         "high": {"first_response": 120, "update": 240, "resolution": 1440},
         "urgent": {"first_response": 60, "update": 120, "resolution": 720},
     },
-    3: {
+    SupportTier.EXPERT: {
         "low": {"first_response": 1440, "update": 2400, "resolution": 7200},
         "normal": {"first_response": 480, "update": 960, "resolution": 4800},
         "high": {"first_response": 240, "update": 480, "resolution": 2400},
@@ -477,15 +450,21 @@ DEFAULT_SLA_MINUTES: dict[int, dict[str, dict[str, int]]] = {
     },
 }
 _WEEKDAYS_ONLY = [[[480, 1020]]] * 5 + [[], []]  # Monday to Friday, 08:00-17:00
-DEFAULT_TIER_SETTINGS: dict[int, dict[str, Any]] = {
+DEFAULT_TIER_SETTINGS: dict[SupportTier, dict[str, Any]] = {
     # Rubin's operations are run from Tucson (Arizona keeps standard time all year).
-    1: {"timezone": "America/Phoenix", "holiday_country": "US", "holiday_subdivision": "AZ",
-        "weekly_hours": _WEEKDAYS_ONLY, "warning_minutes": 30},
-    2: {"timezone": "America/Phoenix", "holiday_country": "US", "holiday_subdivision": "AZ",
-        "weekly_hours": _WEEKDAYS_ONLY, "warning_minutes": 60},
+    SupportTier.COMMUNITY_ENGAGEMENT: {
+        "timezone": "America/Phoenix", "holiday_country": "US", "holiday_subdivision": "AZ",
+        "weekly_hours": _WEEKDAYS_ONLY, "warning_minutes": 30,
+    },
+    SupportTier.SERVICE_DESK: {
+        "timezone": "America/Phoenix", "holiday_country": "US", "holiday_subdivision": "AZ",
+        "weekly_hours": _WEEKDAYS_ONLY, "warning_minutes": 60,
+    },
     # Data-facility experts, on California time.
-    3: {"timezone": "America/Los_Angeles", "holiday_country": "US", "holiday_subdivision": "CA",
-        "weekly_hours": [[[540, 1020]]] * 5 + [[], []], "warning_minutes": 60},
+    SupportTier.EXPERT: {
+        "timezone": "America/Los_Angeles", "holiday_country": "US", "holiday_subdivision": "CA",
+        "weekly_hours": [[[540, 1020]]] * 5 + [[], []], "warning_minutes": 60,
+    },
 }  # fmt: skip
 
 
@@ -513,7 +492,7 @@ class TierSettings(Base):
     @classmethod
     def defaults(cls, tier: int) -> TierSettings:
         """Unsaved settings with the defaults of one tier."""
-        base = DEFAULT_TIER_SETTINGS[tier]
+        base = DEFAULT_TIER_SETTINGS[SupportTier(tier)]
         return cls(
             tier=tier,
             slack_channel_id=None,
@@ -522,7 +501,7 @@ class TierSettings(Base):
             holiday_country=base["holiday_country"],
             holiday_subdivision=base["holiday_subdivision"],
             closed_dates=[],
-            sla_minutes={p: dict(t) for p, t in DEFAULT_SLA_MINUTES[tier].items()},
+            sla_minutes={p: dict(t) for p, t in DEFAULT_SLA_MINUTES[SupportTier(tier)].items()},
             warning_minutes=base["warning_minutes"],
         )
 
@@ -539,11 +518,11 @@ class TierSettings(Base):
             closed_dates=frozenset(date.fromisoformat(d) for d in self.closed_dates or []),
         )
 
-    def sla_calendar(self, priority: str) -> Calendar:
+    def sla_calendar(self, priority: Priority) -> Calendar:
         """Urgent tickets run on a round-the-clock clock; the rest on business hours."""
-        if priority == Priority.URGENT:
+        if priority is Priority.URGENT:
             return Calendar.round_the_clock()
         return self.business_calendar()
 
-    def target_minutes(self, priority: str, target: SlaTarget) -> int:
-        return int(self.sla_minutes[priority][target.value])
+    def target_minutes(self, priority: Priority, target: SlaTarget) -> int:
+        return int(self.sla_minutes[priority][target])

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from portal.core.templating import format_datetime, format_duration
-from portal.helpdesk.models import Ticket
+from portal.helpdesk.models import Priority, Ticket, TicketState
 
-STATE_TONES = {"new": "warn", "resolved": "good"}
-PRIORITY_TONES = {"urgent": "bad", "high": "warn"}
+STATE_TONES = {TicketState.NEW: "warn", TicketState.RESOLVED: "good"}
+PRIORITY_TONES = {Priority.URGENT: "bad", Priority.HIGH: "warn"}
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class DueBadge:
 
 def due_badge(ticket: Ticket, now: datetime) -> DueBadge:
     if not ticket.is_open:
-        return DueBadge(ticket.state_label, quiet=True)
+        return DueBadge(ticket.state.label, quiet=True)
     if ticket.clock_stopped:
         return DueBadge("Clock stopped", title="Waiting on the requester")
     due = ticket.due_times()

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
-from sqlalchemy import ColumnElement, Select, func, or_, select, true
+from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy import ColumnExpressionArgument, Select, func, not_, or_, select
 from sqlalchemy.orm import joinedload, load_only
 
 from portal.auth.models import User
+from portal.core.enums import LabelledEnum
+from portal.core.roles import SupportTier
 from portal.extensions import db
 from portal.helpdesk.models import Ticket
 from portal.helpdesk.search import search_condition
@@ -25,41 +27,25 @@ COUNT_CAP = 1000
 
 # What a queue row shows: loading only these keeps a page of 50 tickets cheap.
 QUEUE_COLUMNS = (
-    "id", "subject", "category", "priority", "state", "is_open", "tier", "requester_id",
+    "id", "subject", "category", "priority", "state", "tier", "requester_id",
     "assignee_id", "created_at", "updated_at", "first_response_due_at", "update_due_at",
     "resolution_due_at", "next_due_at", "breached_at", "first_response_at", "resolved_at",
     "rating",
 )  # fmt: skip
 
 
-class QueueView(StrEnum):
-    MINE = "mine"
-    TIER = "tier"
-    SOON = "soon"
-    BREACHED = "breached"
-    ALL = "all"
-
-    @property
-    def label(self) -> str:
-        return {
-            "mine": "My tickets",
-            "tier": "My tier, unassigned",
-            "soon": "Breaching soon",
-            "breached": "Breached",
-            "all": "All tickets",
-        }[self.value]
+class QueueView(LabelledEnum):
+    MINE = "mine", "My tickets"
+    TIER = "tier", "My tier, unassigned"
+    SOON = "soon", "Breaching soon"
+    BREACHED = "breached", "Breached"
+    ALL = "all", "All tickets"
 
 
-class Sort(StrEnum):
-    DUE = "due"
-    UPDATED = "updated"
-    CREATED = "created"
-
-    @property
-    def label(self) -> str:
-        return {"due": "Due soonest", "updated": "Recently updated", "created": "Newest"}[
-            self.value
-        ]
+class Sort(LabelledEnum):
+    DUE = "due", "Due soonest"
+    UPDATED = "updated", "Recently updated"
+    CREATED = "created", "Newest"
 
 
 # State filter values besides the states themselves.
@@ -74,7 +60,7 @@ class QueueFilter:
 
     view: QueueView = QueueView.ALL
     state: str = ANY_OPEN
-    tier: int | None = None
+    tier: SupportTier | None = None
     category: str = ""
     priority: str = ""
     assignee: str = ""
@@ -82,7 +68,9 @@ class QueueFilter:
     sort: Sort = Sort.DUE
 
 
-def _view_conditions(user: User, view: QueueView, now: datetime) -> list[ColumnElement[bool]]:
+def _view_conditions(
+    user: User, view: QueueView, now: datetime
+) -> list[ColumnExpressionArgument[bool]]:
     if view == QueueView.MINE:
         return [Ticket.assignee_id == user.id]
     if view == QueueView.TIER:
@@ -96,10 +84,12 @@ def _view_conditions(user: User, view: QueueView, now: datetime) -> list[ColumnE
     return []
 
 
-def _conditions(user: User, wanted: QueueFilter, now: datetime) -> list[ColumnElement[bool]]:
+def _conditions(
+    user: User, wanted: QueueFilter, now: datetime
+) -> list[ColumnExpressionArgument[bool]]:
     conditions = _view_conditions(user, wanted.view, now)
     if wanted.state == ANY_OPEN:
-        conditions.append(Ticket.is_open == true())
+        conditions.append(Ticket.is_open)
     elif wanted.state != ANY_STATE:
         conditions.append(Ticket.state == wanted.state)
     if wanted.tier:
@@ -144,21 +134,21 @@ def queue_counts(user: User, now: datetime) -> dict[QueueView, int]:
     answered from an index alone, which one pass with FILTER clauses over the rows is not."""
     return {
         view: db.session.scalar(
-            select(func.count(Ticket.id)).where(
-                Ticket.is_open == true(), *_view_conditions(user, view, now)
-            )
+            select(func.count(Ticket.id)).where(Ticket.is_open, *_view_conditions(user, view, now))
         )
         or 0
         for view in COUNTED_VIEWS
     }
 
 
-def requester_tickets(user: User, *, show_open: bool | None) -> Select[Ticket]:
-    """A requester's own tickets, most recently updated first."""
+def requester_tickets(user: User, *, show_open: bool | None, per_page: int = 25) -> Pagination:
+    """A page of a requester's own tickets, most recently updated first (the page number comes
+    from the request)."""
     query = select(Ticket).where(Ticket.requester_id == user.id)
     if show_open is not None:
-        query = query.where(Ticket.is_open == show_open)
-    return query.order_by(Ticket.updated_at.desc(), Ticket.id.desc())
+        query = query.where(Ticket.is_open if show_open else not_(Ticket.is_open))
+    ordered = query.order_by(Ticket.updated_at.desc(), Ticket.id.desc())
+    return db.paginate(ordered, per_page=per_page, error_out=False)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from portal.core.roles import SupportTier
 from portal.extensions import db
 from portal.helpdesk.business_hours import add_business_minutes, business_minutes_between
 from portal.helpdesk.models import SlaOutcome, SlaTarget, Ticket, TierSettings
@@ -17,9 +18,10 @@ def tier_settings(tier: int) -> TierSettings:
     return db.session.get(TierSettings, tier) or TierSettings.defaults(tier)
 
 
-def all_tier_settings() -> dict[int, TierSettings]:
+def all_tier_settings() -> dict[SupportTier, TierSettings]:
+    """Every tier's settings, saved or default."""
     saved = {s.tier: s for s in db.session.scalars(select(TierSettings))}
-    return {tier: saved.get(tier) or TierSettings.defaults(tier) for tier in (1, 2, 3)}
+    return {tier: saved.get(tier) or TierSettings.defaults(tier) for tier in SupportTier}
 
 
 def start_clock(ticket: Ticket, settings: TierSettings, now: datetime) -> None:
@@ -65,7 +67,7 @@ def recompute_due_times(ticket: Ticket, settings: TierSettings | None) -> None:
     breached = set(ticket.sla_breached_targets or [])
 
     def due(target: SlaTarget, start: datetime, stopped_minutes: float) -> datetime | None:
-        if target.value in breached:
+        if target in breached:
             return None
         minutes = settings.target_minutes(ticket.priority, target) + stopped_minutes
         return add_business_minutes(calendar, start, minutes)
@@ -87,7 +89,7 @@ def recompute_due_times(ticket: Ticket, settings: TierSettings | None) -> None:
 def resolution_due(ticket: Ticket, settings: TierSettings, now: datetime) -> datetime | None:
     """When the resolution target falls due, counting a stopped clock as stopped until `now`
     (what resolving a ticket that waits on its requester is measured against)."""
-    if SlaTarget.RESOLUTION.value in (ticket.sla_breached_targets or []):
+    if SlaTarget.RESOLUTION in (ticket.sla_breached_targets or []):
         return None
     calendar = settings.sla_calendar(ticket.priority)
     stopped = ticket.sla_paused_minutes or 0.0
@@ -109,7 +111,7 @@ def record_outcome(
             ticket_id=ticket.id,
             tier=ticket.tier,
             priority=ticket.priority,
-            target=target.value,
+            target=target,
             due_at=due_at,
             completed_at=now,
             met=met,

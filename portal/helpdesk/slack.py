@@ -34,7 +34,7 @@ def _slack_date(moment: datetime, fallback: str) -> str:
 def due_text(ticket: Ticket, now: datetime) -> str:
     """What the reader needs about the clock: which target is due when, or why none is."""
     if not ticket.is_open:
-        return ticket.state_enum.label
+        return ticket.state.label
     if ticket.clock_stopped:
         return "Clock stopped: waiting on the requester"
     due = ticket.due_times()
@@ -55,13 +55,13 @@ def ticket_blocks(ticket: Ticket, headline: str, now: datetime) -> tuple[str, li
     assignee = escape(ticket.assignee.full_name) if ticket.assignee else "Unassigned"
     fields = [
         ("Requester", escape(ticket.requester.full_name)),
-        ("Category", ticket.category_enum.label),
+        ("Category", ticket.category.label),
         (
             "Priority",
-            ticket.priority_enum.label + (" :rotating_light:" if ticket.is_urgent else ""),
+            ticket.priority.label + (" :rotating_light:" if ticket.is_urgent else ""),
         ),
         ("Tier", ticket.tier_enum.label),
-        ("State", ticket.state_enum.label),
+        ("State", ticket.state.label),
         ("Assignee", assignee),
         ("Time to breach", due_text(ticket, now)),
     ]
@@ -88,7 +88,7 @@ def ticket_blocks(ticket: Ticket, headline: str, now: datetime) -> tuple[str, li
         {"type": "actions", "block_id": f"helpdesk_ticket_{ticket.id}", "elements": buttons}
     )
     text = (
-        f"#{ticket.id} {ticket.subject} ({ticket.priority_enum.label}, "
+        f"#{ticket.id} {ticket.subject} ({ticket.priority.label}, "
         f"{ticket.tier_enum.label}): {headline}"
     )
     return text, blocks
@@ -164,7 +164,7 @@ def update_living_messages(
         if post.channel == skip_channel:
             continue
         # A thread reply keeps the quiet hours of the tier whose channel it goes to.
-        settings = by_channel.get(post.channel) or tiers[ticket.tier]
+        settings = by_channel.get(post.channel) or tiers[ticket.tier_enum]
         _update_post(post, ticket, headline, now, settings)
 
 

@@ -14,15 +14,14 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from slack_sdk.signature import SignatureVerifier
-from sqlalchemy import select
 
-from portal.auth.models import User
 from portal.core.api import api_error
 from portal.core.db import utcnow
 from portal.core.security import public
 from portal.core.urls import external_url
-from portal.extensions import csrf, db
-from portal.helpdesk import services
+from portal.extensions import csrf
+from portal.helpdesk import staff, tickets
+from portal.helpdesk.errors import HelpdeskError, TicketNotFound
 from portal.helpdesk.models import Via
 from portal.helpdesk.slack import ACKNOWLEDGE_ACTION, CLAIM_ACTION, OPEN_ACTION, ticket_blocks
 
@@ -53,16 +52,6 @@ def _ephemeral(text: str, blocks: list[dict[str, Any]] | None = None) -> Respons
     return jsonify(body)
 
 
-def _staff_for(slack_user_id: str) -> User | None:
-    """The active staff account whose profile is linked to this Slack member."""
-    if not slack_user_id:
-        return None
-    user = db.session.scalar(select(User).where(User.slack_user_id == slack_user_id))
-    if user is None or not user.active or not user.is_staff:
-        return None
-    return user
-
-
 def _not_linked() -> ResponseReturnValue:
     return _ephemeral(
         "Your Slack account is not linked to a portal staff account. Add your Slack member ID "
@@ -86,17 +75,17 @@ def interactions() -> ResponseReturnValue:
         return api_error(400, "The interaction payload is not one this app sends.")
     if action_id == OPEN_ACTION:
         return "", 200  # A link button: Slack opened the page, nothing to do here.
-    user = _staff_for(slack_user)
+    user = tickets.staff_for_slack_member(slack_user)
     if user is None:
         return _not_linked()
     try:
         if action_id == CLAIM_ACTION:
-            services.claim_ticket(user, number, via=Via.SLACK)
+            staff.claim_ticket(user, number, via=Via.SLACK)
             return _ephemeral(f"You claimed ticket #{number}.")
         if action_id == ACKNOWLEDGE_ACTION:
-            services.acknowledge_ticket(user, number, via=Via.SLACK)
+            staff.acknowledge_ticket(user, number, via=Via.SLACK)
             return _ephemeral(f"You acknowledged ticket #{number}.")
-    except services.HelpdeskError as exc:
+    except HelpdeskError as exc:
         return _ephemeral(f"Ticket #{number}: {exc.message}")
     return api_error(400, f"Unknown action {action_id!r}.")
 
@@ -107,7 +96,7 @@ def interactions() -> ResponseReturnValue:
 def commands() -> ResponseReturnValue:
     if not _verified():
         return api_error(401, "The Slack signature is missing, wrong or stale.")
-    user = _staff_for(request.form.get("user_id", ""))
+    user = tickets.staff_for_slack_member(request.form.get("user_id", ""))
     if user is None:
         return _not_linked()
     match = _COMMAND.match(request.form.get("text", ""))
@@ -116,20 +105,20 @@ def commands() -> ResponseReturnValue:
     verb, number, rest = match["verb"].lower(), int(match["number"]), match["rest"].strip()
     try:
         if verb == "show":
-            ticket = services.staff_ticket(user, number)
+            ticket = tickets.staff_ticket(user, number)
             if ticket is None:
-                raise services.TicketNotFound("There is no such ticket.")
+                raise TicketNotFound()
             text, blocks = ticket_blocks(ticket, "Shown to you only", utcnow())
             return _ephemeral(text, blocks)
         if verb == "claim":
-            services.claim_ticket(user, number, via=Via.SLACK)
+            staff.claim_ticket(user, number, via=Via.SLACK)
             return _ephemeral(f"You claimed ticket #{number}.")
         if verb == "escalate":
             if not rest:
                 return _ephemeral("Say why: `/ticket escalate 42 <reason>`.")
-            ticket = services.escalate_ticket(user, number, rest, via=Via.SLACK)
+            ticket = staff.escalate_ticket(user, number, rest, via=Via.SLACK)
             return _ephemeral(f"Ticket #{number} is escalated to {ticket.tier_enum.label}.")
-    except services.HelpdeskError as exc:
+    except HelpdeskError as exc:
         return _ephemeral(f"Ticket #{number}: {exc.message}")
     return _ephemeral(USAGE)
 

@@ -20,9 +20,11 @@ from flask_login import current_user
 from portal.auth.forms import ConfirmForm
 from portal.cli import register_demo_seeder
 from portal.core.api import register_api_blueprint
+from portal.core.errors import NotFound, UserError
+from portal.core.forms import form_page
 from portal.core.security import delegate_required
 from portal.core.templating import add_nav_item
-from portal.extensions import db, limiter
+from portal.extensions import limiter
 from portal.helpdesk import (
     api,
     attachments,
@@ -30,13 +32,15 @@ from portal.helpdesk import (
     docs_search,
     present,
     queries,
-    services,
+    requesters,
     slack_views,
     staff_views,
+    sweep,
+    tickets,
 )
-from portal.helpdesk.forms import NewTicketForm, RatingForm, ReplyForm
+from portal.helpdesk.forms import NewTicketForm, RatingForm, ReplyForm, show_refusal
 from portal.helpdesk.history import describe_event
-from portal.helpdesk.models import Ticket, TicketAttachment
+from portal.helpdesk.models import Ticket, TicketState
 from portal.outbox.worker import register_job
 
 bp = Blueprint("helpdesk", __name__, url_prefix="/tickets", template_folder="templates")
@@ -51,14 +55,8 @@ def index() -> ResponseReturnValue:
     show = request.args.get("show", "open")
     if show not in SHOW_CHOICES:
         show = "open"
-    page = db.paginate(
-        queries.requester_tickets(current_user, show_open=SHOW_CHOICES[show]),
-        per_page=25,
-        error_out=False,
-    )
-    return render_template(
-        "helpdesk/my_tickets.html", page=page, show=show, requester_label=services.requester_label
-    )
+    page = queries.requester_tickets(current_user, show_open=SHOW_CHOICES[show])
+    return render_template("helpdesk/my_tickets.html", page=page, show=show)
 
 
 def _per_account() -> str:
@@ -83,7 +81,7 @@ def new() -> ResponseReturnValue:
         )
     if form.validate_on_submit():
         try:
-            ticket = services.create_ticket(
+            ticket = requesters.create_ticket(
                 current_user,
                 subject=form.subject.data or "",
                 description=form.description.data or "",
@@ -91,8 +89,8 @@ def new() -> ResponseReturnValue:
                 priority=form.priority.data or "",
                 uploads=form.attachments.uploads,
             )
-        except services.HelpdeskError as exc:
-            form.form_errors.append(exc.message)
+        except UserError as refusal:
+            show_refusal(form, refusal)
         else:
             flash(
                 f"Ticket #{ticket.id} is filed. We will email you when the help desk answers.",
@@ -100,12 +98,12 @@ def new() -> ResponseReturnValue:
             )
             return redirect(url_for("helpdesk.ticket", number=ticket.id))
     submitted = form.is_submitted()
-    return render_template(
+    return form_page(
         "helpdesk/new_ticket.html",
-        form=form,
+        form,
         suggestions=docs_search.suggest(form.subject.data or "") if submitted else [],
         searched=submitted,
-    ), 422 if form.errors or form.form_errors else 200
+    )
 
 
 @bp.route("/suggest")
@@ -118,7 +116,7 @@ def suggest() -> ResponseReturnValue:
 
 
 def _own_ticket(number: int) -> Ticket:
-    ticket = services.requester_ticket(current_user, number)
+    ticket = tickets.requester_ticket(current_user, number)
     if ticket is None:
         abort(404)
     return ticket
@@ -131,7 +129,9 @@ def _render_ticket(
     rating_form: RatingForm | None = None,
     status: int = 200,
 ) -> ResponseReturnValue:
-    loaded = services.ticket_for_page(ticket.id)
+    loaded = tickets.ticket_for_page(ticket.id)
+    if loaded is None:
+        abort(404)
     rating = rating_form or RatingForm(
         formdata=None, data={"rating": str(ticket.rating) if ticket.rating else None}
     )
@@ -143,9 +143,10 @@ def _render_ticket(
         reply_form=reply_form or ReplyForm(formdata=None),
         rating_form=rating,
         confirm=ConfirmForm(),
-        requester_label=services.requester_label,
-        can_reopen=services.requester_can_reply(loaded) if loaded else False,
-        suggestions=docs_search.suggest(ticket.subject, limit=3) if ticket.state == "new" else [],
+        can_reopen=requesters.requester_can_reply(loaded),
+        suggestions=(
+            docs_search.suggest(ticket.subject, limit=3) if ticket.state is TicketState.NEW else []
+        ),
     ), status
 
 
@@ -162,13 +163,11 @@ def reply(number: int) -> ResponseReturnValue:
     form = ReplyForm()
     if form.validate_on_submit():
         try:
-            services.add_requester_reply(
+            requesters.add_requester_reply(
                 current_user, number, form.body.data or "", form.attachments.uploads
             )
-        except services.TicketNotFound:
-            abort(404)
-        except services.HelpdeskError as exc:
-            form.form_errors.append(exc.message)
+        except UserError as refusal:
+            show_refusal(form, refusal)
         else:
             flash("Your reply is added; the help desk has been told.", "success")
             return redirect(url_for("helpdesk.ticket", number=number, _anchor="conversation-end"))
@@ -181,11 +180,11 @@ def solved(number: int) -> ResponseReturnValue:
     _own_ticket(number)
     ConfirmForm()
     try:
-        services.mark_solved(current_user, number)
-    except services.TicketNotFound:
-        abort(404)
-    except services.HelpdeskError as exc:
-        flash(exc.message, "error")
+        requesters.mark_solved(current_user, number)
+    except NotFound:
+        raise
+    except UserError as refusal:
+        flash(refusal.message, "error")
         return redirect(url_for("helpdesk.ticket", number=number))
     flash("Thank you: the ticket is marked solved. You can rate the help below.", "success")
     return redirect(url_for("helpdesk.ticket", number=number, _anchor="rate"))
@@ -198,13 +197,11 @@ def rate(number: int) -> ResponseReturnValue:
     form = RatingForm()
     if form.validate_on_submit():
         try:
-            services.rate_ticket(
+            requesters.rate_ticket(
                 current_user, number, int(form.rating.data or 0), form.comment.data or ""
             )
-        except services.TicketNotFound:
-            abort(404)
-        except services.HelpdeskError as exc:
-            form.form_errors.append(exc.message)
+        except UserError as refusal:
+            show_refusal(form, refusal)
         else:
             flash("Thank you for rating the help.", "success")
             return redirect(url_for("helpdesk.ticket", number=number))
@@ -214,10 +211,8 @@ def rate(number: int) -> ResponseReturnValue:
 @bp.route("/<int:number>/attachments/<int:attachment_id>")
 @delegate_required
 def attachment(number: int, attachment_id: int) -> ResponseReturnValue:
-    ticket = _own_ticket(number)
-    found = db.session.get(TicketAttachment, attachment_id)
-    # Files on internal notes do not exist for the requester.
-    if found is None or found.ticket_id != ticket.id or found.internal:
+    found = tickets.ticket_attachment(_own_ticket(number), attachment_id, for_requester=True)
+    if found is None:
         abort(404)
     return attachments.send_download(found)
 
@@ -235,6 +230,6 @@ def init_app(app: Flask) -> None:
     register_api_blueprint(app, api.bp)
     add_nav_item(app, "helpdesk.index", "Help desk", "delegate", order=60)
     add_nav_item(app, "helpdesk_staff.queue", "Ticket queue", "staff", order=65)
-    register_job(app, "helpdesk.sla_sweep", 30, services.run_sla_sweep)
-    register_job(app, "helpdesk.close_resolved", 900, services.close_resolved_tickets)
+    register_job(app, "helpdesk.sla_sweep", 30, sweep.run_sla_sweep)
+    register_job(app, "helpdesk.close_resolved", 900, sweep.close_resolved_tickets)
     register_demo_seeder(app, 30, demo.seed_demo_tickets)

@@ -12,7 +12,6 @@ from flask import (
     Blueprint,
     Flask,
     abort,
-    current_app,
     g,
     jsonify,
     render_template,
@@ -23,6 +22,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 from werkzeug.security import safe_join
 
+from portal.core.docs_site import docs_root
 from portal.core.security import public
 from portal.core.templating import add_nav_item
 from portal.core.urls import external_url
@@ -67,11 +67,6 @@ def healthz() -> ResponseReturnValue:
         db.session.rollback()
         return jsonify(status="error", database="unreachable"), 503
     return jsonify(status="ok", database="ok")
-
-
-def docs_root() -> Path:
-    root = Path(current_app.config["PORTAL_DOCS_DIR"])
-    return root if root.is_absolute() else Path(current_app.root_path).parent / root
 
 
 @lru_cache(maxsize=512)

@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 
 from portal.auth.models import User
-from portal.auth.services import create_user
+from portal.auth.services import create_user, open_session
 from portal.core.db import transaction
 from portal.core.roles import Role, SupportTier
 from portal.extensions import db
@@ -111,9 +111,13 @@ def people(app: Flask) -> People:
 
 @pytest.fixture
 def as_user(app: Flask) -> Any:
-    """A client signed in as the given user."""
+    """A client signed in as the given user (through a browser session opened on the server,
+    as signing in does)."""
 
     def _client(user: User) -> Any:
+        if not user.session_key:
+            with app.app_context():
+                open_session(user)
         client = app.test_client()
         with client.session_transaction() as session:
             session["_user_id"] = user.get_id()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -13,7 +14,7 @@ from flask import Flask
 
 from portal.auth.models import User
 from portal.extensions import db
-from portal.helpdesk import services
+from portal.helpdesk import requesters, settings
 from portal.helpdesk.models import Ticket
 
 SIGNING_SECRET = "test-slack-signing-secret"
@@ -28,7 +29,7 @@ def configure_tier(app: Flask, admin: User, tier: int, **fields: Any) -> None:
     with app.app_context():
         user = db.session.get(User, admin.id)
         assert user is not None
-        services.save_tier_settings(user, tier, **fields)
+        settings.save_tier_settings(user, tier, **fields)
 
 
 def slack_headers(
@@ -71,14 +72,14 @@ def file_ticket(
     with app.app_context():
         user = db.session.get(User, requester.id)
         assert user is not None
-        ticket = services.create_ticket(
+        ticket = requesters.create_ticket(
             user, subject=subject, description=description, category=category, priority=priority
         )
         return ticket.id
 
 
-def act(app: Flask, user: User, action: str, *args: Any, **kwargs: Any) -> Any:
+def act(app: Flask, user: User, action: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Call a help-desk service as `user` (a fresh copy from the database)."""
     with app.app_context():
         actor = db.session.get(User, user.id)
-        return getattr(services, action)(actor, *args, **kwargs)
+        return action(actor, *args, **kwargs)

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from portal.auth.models import User
 from portal.extensions import db
 from portal.helpdesk.models import CannedReply, Ticket, TicketEvent, TicketMessage, TicketState
-from portal.helpdesk.services import run_sla_sweep
+from portal.helpdesk.sweep import run_sla_sweep
 
 WEDNESDAY_NOON = datetime(2026, 3, 4, 19, 0, tzinfo=UTC)  # in Phoenix: inside business hours
 

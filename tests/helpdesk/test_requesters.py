@@ -15,7 +15,8 @@ from sqlalchemy import select
 from portal.core.db import utcnow
 from portal.extensions import db
 from portal.helpdesk.models import EventKind, Ticket, TicketAttachment, TicketEvent
-from portal.helpdesk.services import close_resolved_tickets
+from portal.helpdesk.staff import add_staff_message, change_state, claim_ticket
+from portal.helpdesk.sweep import close_resolved_tickets
 from tests.conftest import deliver_outbox
 from tests.helpdesk.helpers import act, file_ticket, load_ticket
 
@@ -258,11 +259,11 @@ def test_requester_reply_reopens_the_conversation_and_tells_the_assignee(
     app, as_user, people, mailbox
 ):
     number = file_ticket(app, people.delegate)
-    act(app, people.tier1, "claim_ticket", number)
+    act(app, people.tier1, claim_ticket, number)
     act(
         app,
         people.tier1,
-        "add_staff_message",
+        add_staff_message,
         number,
         body="Which query?",
         internal=False,
@@ -317,7 +318,7 @@ def test_solve_rate_reopen_within_the_window_and_close_after_it(app, as_user, pe
     # A reply within the reopen window reopens the ticket.
     client.submit(f"/tickets/{number}/reply", {"body": "It is back"}, form_url=f"/tickets/{number}")
     assert load_ticket(app, number).state == "open"
-    act(app, people.tier1, "change_state", number, "resolved")
+    act(app, people.tier1, change_state, number, "resolved")
 
     # After the window the job closes it, mails the requester, and replies are refused.
     with time_machine.travel(utcnow() + timedelta(days=15), tick=False):
@@ -351,7 +352,7 @@ def test_my_tickets_lists_only_mine_by_state(app, as_user, people):
     mine = file_ticket(app, people.delegate, subject="Mine and open")
     done = file_ticket(app, people.delegate, subject="Mine and solved")
     file_ticket(app, people.other_delegate, subject="Someone else's")
-    act(app, people.tier1, "change_state", done, "resolved")
+    act(app, people.tier1, change_state, done, "resolved")
     client = as_user(people.delegate)
     open_page = client.get("/tickets/").data
     assert b"Mine and open" in open_page

@@ -13,7 +13,15 @@ from sqlalchemy import func, select, text
 
 from portal.extensions import db
 from portal.helpdesk.models import EventKind, SlaOutcome, Ticket, TicketEvent
-from portal.helpdesk.services import run_sla_sweep
+from portal.helpdesk.requesters import add_requester_reply
+from portal.helpdesk.staff import (
+    add_staff_message,
+    change_state,
+    claim_ticket,
+    escalate_ticket,
+    update_properties,
+)
+from portal.helpdesk.sweep import run_sla_sweep
 from portal.outbox.models import OutboxMessage
 from tests.helpdesk.helpers import MONDAY_10AM, act, configure_tier, file_ticket, load_ticket
 
@@ -76,7 +84,7 @@ def test_waiting_on_the_requester_stops_the_clock(app, people, tiers):
         act(
             app,
             people.tier1,
-            "add_staff_message",
+            add_staff_message,
             number,
             body="Which query?",
             internal=False,
@@ -89,7 +97,7 @@ def test_waiting_on_the_requester_stops_the_clock(app, people, tiers):
 
         # Eight business hours later (Tuesday 11:00) the requester answers.
         clock.move_to(phoenix(2026, 3, 3, 11, 0))
-        act(app, people.delegate, "add_requester_reply", number, "This one: SELECT ...")
+        act(app, people.delegate, add_requester_reply, number, "This one: SELECT ...")
         resumed = load_ticket(app, number)
     assert resumed.state == "open"
     assert resumed.sla_paused_minutes == 480
@@ -108,7 +116,7 @@ def test_waiting_on_the_requester_stops_the_clock(app, people, tiers):
 def test_a_new_priority_re_times_the_targets(app, people, tiers):
     with time_machine.travel(MONDAY_10AM, tick=False):
         number = file_ticket(app, people.delegate)
-        act(app, people.tier1, "update_properties", number, priority="high", category="api_tap")
+        act(app, people.tier1, update_properties, number, priority="high", category="api_tap")
     ticket = load_ticket(app, number)
     assert ticket.first_response_due_at == phoenix(2026, 3, 2, 11, 0)  # high: 60 minutes
 
@@ -173,9 +181,9 @@ def test_the_warning_lead_is_a_tier_setting(app, people, tiers):
 def test_a_manual_escalation_starts_the_new_tiers_clock(app, people, tiers):
     with time_machine.travel(MONDAY_10AM, tick=False) as clock:
         number = file_ticket(app, people.delegate)
-        act(app, people.tier1, "claim_ticket", number)
+        act(app, people.tier1, claim_ticket, number)
         clock.move_to(phoenix(2026, 3, 2, 11, 0))
-        act(app, people.tier1, "escalate_ticket", number, "Needs the service desk")
+        act(app, people.tier1, escalate_ticket, number, "Needs the service desk")
     ticket = load_ticket(app, number)
     assert (ticket.tier, ticket.assignee_id, ticket.breached_at) == (2, None, None)
     assert ticket.first_response_due_at == phoenix(2026, 3, 2, 15, 0)
@@ -186,10 +194,11 @@ def test_a_manual_escalation_starts_the_new_tiers_clock(app, people, tiers):
 
 
 def test_the_sweep_reads_one_index(app, people, tiers):
-    """The sweep's query is a range over (is_open, next_due_at), not a scan of every ticket."""
+    """The sweep's query is a range over next_due_at of open tickets, not a scan of every
+    ticket."""
     query = (
-        "SELECT id FROM helpdesk_ticket WHERE is_open = true AND next_due_at <= '2026-03-02' "
-        "ORDER BY next_due_at"
+        "SELECT id FROM helpdesk_ticket WHERE state NOT IN ('closed', 'resolved') "
+        "AND next_due_at <= '2026-03-02' ORDER BY next_due_at"
     )
     with app.app_context(), db.engine.begin() as connection:
         if connection.dialect.name == "sqlite":
@@ -199,9 +208,10 @@ def test_the_sweep_reads_one_index(app, people, tiers):
             connection.execute(
                 text(
                     "INSERT INTO helpdesk_ticket (subject, description, category, priority, state, "
-                    "is_open, tier, requester_id, created_at, updated_at, sla_started_at, "
+                    "tier, requester_id, created_at, updated_at, sla_started_at, "
                     "sla_paused_minutes, sla_breached_targets, next_due_at) "
-                    "SELECT 's', 'd', 'other', 'normal', 'closed', n % 20 = 0, 1, :requester, "
+                    "SELECT 's', 'd', 'other', 'normal', "
+                    "CASE WHEN n % 20 = 0 THEN 'open' ELSE 'closed' END, 1, :requester, "
                     "now(), now(), now(), 0, '[]', "
                     "CASE WHEN n % 20 = 0 THEN now() + n * interval '1 minute' END "
                     "FROM generate_series(1, 20000) AS n"
@@ -210,7 +220,7 @@ def test_the_sweep_reads_one_index(app, people, tiers):
             )
             connection.execute(text("ANALYZE helpdesk_ticket"))
             plan = connection.execute(text("EXPLAIN " + query)).all()
-    # An index whose range condition is next_due_at (with is_open, or alone: only open
+    # An index whose range condition is next_due_at (of open tickets, or of all: only open
     # tickets have a due time), not a scan of every ticket.
     assert re.search(r"ix_helpdesk_ticket_(open_)?due\b", " ".join(str(row) for row in plan))
 
@@ -221,14 +231,14 @@ def test_resolving_records_the_resolution_outcome_and_stops_the_clock(app, peopl
         act(
             app,
             people.tier1,
-            "add_staff_message",
+            add_staff_message,
             number,
             body="Try a smaller cone.",
             internal=False,
             new_state="waiting_on_requester",
         )
         clock.move_to(phoenix(2026, 3, 2, 15, 0))
-        act(app, people.tier1, "change_state", number, "resolved")
+        act(app, people.tier1, change_state, number, "resolved")
     ticket = load_ticket(app, number)
     assert ticket.state == "resolved"
     assert ticket.next_due_at is None

@@ -19,7 +19,8 @@ from sqlalchemy import select
 from portal.core.db import utcnow
 from portal.extensions import db
 from portal.helpdesk.models import EventKind, TicketEvent
-from portal.helpdesk.services import run_sla_sweep
+from portal.helpdesk.staff import add_staff_message, claim_ticket, escalate_ticket
+from portal.helpdesk.sweep import run_sla_sweep
 from portal.outbox.models import MessageState, OutboxMessage
 from tests.conftest import deliver_outbox
 from tests.helpdesk.helpers import (
@@ -108,7 +109,7 @@ def test_later_events_edit_the_message_and_reply_in_its_thread(app, people, tier
             {"body": "Restarting the hub", "action": "reply", "new_state": "waiting_internal"},
             form_url=page,
         )
-        act(app, people.tier2, "add_staff_message", number, body="note only", internal=True)
+        act(app, people.tier2, add_staff_message, number, body="note only", internal=True)
         staff.submit(page + "/state", {"state": "resolved"}, form_url=page)
         deliver_outbox(app)
     (root,) = roots(slack, "C0TIER1")
@@ -126,7 +127,7 @@ def test_later_events_edit_the_message_and_reply_in_its_thread(app, people, tier
 def test_an_escalation_posts_in_the_new_tier_and_updates_the_old(app, people, tiers, slack):
     with time_machine.travel(MONDAY_10AM, tick=False):
         number = urgent_ticket(app, people)
-        act(app, people.tier1, "escalate_ticket", number, "Hub needs the service desk")
+        act(app, people.tier1, escalate_ticket, number, "Hub needs the service desk")
         deliver_outbox(app)
     (tier2_root,) = roots(slack, "C0TIER2")
     assert "Escalated from tier 1 by Tala Ngata: Hub needs the service desk" in block_text(
@@ -146,7 +147,7 @@ def test_nothing_is_posted_outside_business_hours_except_urgent_and_breached(
     with time_machine.travel(phoenix(2026, 3, 6, 16, 0), tick=False) as clock:  # Friday
         quiet = file_ticket(app, people.delegate, subject="Quiet one")
         clock.move_to(phoenix(2026, 3, 7, 11, 0))  # Saturday
-        act(app, people.tier1, "escalate_ticket", quiet, "Weekend hand-over")
+        act(app, people.tier1, escalate_ticket, quiet, "Weekend hand-over")
         urgent = urgent_ticket(app, people)
         deliver_outbox(app)
         assert [m["text"].split(" ")[0] for m in slack.all_posts()] == [f"#{urgent}"]
@@ -168,7 +169,7 @@ def test_a_breached_ticket_is_posted_at_once_even_at_night(app, people, tiers, s
         with app.app_context():
             run_sla_sweep()  # breach: escalated to tier 2, posted at once (business hours anyway)
         clock.move_to(phoenix(2026, 3, 2, 22, 0))
-        act(app, people.tier2, "escalate_ticket", number, "Night shift hand-over")
+        act(app, people.tier2, escalate_ticket, number, "Night shift hand-over")
         deliver_outbox(app)
     assert len(roots(slack, "C0TIER2")) == 1
     (tier3_root,) = roots(slack, "C0TIER3")
@@ -179,9 +180,9 @@ def test_an_outage_delays_messages_but_loses_and_duplicates_none(app, people, ti
     slack.down = True
     with time_machine.travel(MONDAY_10AM, tick=False) as clock:
         number = urgent_ticket(app, people)
-        act(app, people.tier1, "claim_ticket", number)
-        act(app, people.tier1, "add_staff_message", number, body="Looking", internal=False)
-        act(app, people.tier1, "escalate_ticket", number, "Needs platform access")
+        act(app, people.tier1, claim_ticket, number)
+        act(app, people.tier1, add_staff_message, number, body="Looking", internal=False)
+        act(app, people.tier1, escalate_ticket, number, "Needs platform access")
         deliver_outbox(app)
         assert slack.all_posts() == []
         slack.down = False
@@ -225,7 +226,7 @@ def test_rate_limits_server_errors_and_timeouts_are_retried_without_duplicates(
         assert len(slack.all_posts()) == 1
         # The next edit reaches Slack, but the answer is lost: it is not sent twice.
         slack.slow_after_recording, slack.delay_seconds = True, 2
-        act(app, people.tier1, "claim_ticket", number)
+        act(app, people.tier1, claim_ticket, number)
         deliver_outbox(app)
         slack.delay_seconds = 0
         clock.move_to(MONDAY_10AM + timedelta(minutes=30))

@@ -12,8 +12,10 @@ import time_machine
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.helpdesk import services
-from portal.helpdesk.models import EventKind, TicketEvent, TicketState, TierSettings
+from portal.helpdesk import settings, tickets
+from portal.helpdesk.errors import InvalidTransition, NotAllowed
+from portal.helpdesk.models import EventKind, SlaTarget, TicketEvent, TicketState, TierSettings
+from portal.helpdesk.staff import add_staff_message, change_state, claim_ticket
 from tests.helpdesk.helpers import MONDAY_10AM, act, file_ticket, load_ticket
 
 ALL_STATES = [s.value for s in TicketState]
@@ -33,11 +35,11 @@ def test_the_state_machine(app, people, start, target):
         "closed": ["closed"],
     }[start]
     for state in path:
-        act(app, people.tier1, "change_state", number, state)
+        act(app, people.tier1, change_state, number, state)
     assert load_ticket(app, number).state == start
-    allowed = target in services.STAFF_TRANSITIONS[TicketState(start)] or target == start
+    allowed = target in tickets.STAFF_TRANSITIONS[TicketState(start)] or target == start
     if allowed:
-        act(app, people.tier1, "change_state", number, target)
+        act(app, people.tier1, change_state, number, target)
         ticket = load_ticket(app, number)
         assert ticket.state == target
         assert ticket.is_open == (target not in ("resolved", "closed"))
@@ -45,18 +47,18 @@ def test_the_state_machine(app, people, start, target):
             target in ("waiting_on_requester", "resolved", "closed")
         )
     else:
-        with pytest.raises(services.InvalidTransition):
-            act(app, people.tier1, "change_state", number, target)
+        with pytest.raises(InvalidTransition):
+            act(app, people.tier1, change_state, number, target)
         assert load_ticket(app, number).state == start
 
 
 def test_closed_is_final_and_resolved_can_only_reopen_or_close(app, people):
-    assert services.STAFF_TRANSITIONS[TicketState.CLOSED] == set()
-    assert services.STAFF_TRANSITIONS[TicketState.RESOLVED] == {
+    assert tickets.STAFF_TRANSITIONS[TicketState.CLOSED] == set()
+    assert tickets.STAFF_TRANSITIONS[TicketState.RESOLVED] == {
         TicketState.OPEN,
         TicketState.CLOSED,
     }
-    assert TicketState.NEW not in set().union(*services.STAFF_TRANSITIONS.values())
+    assert TicketState.NEW not in set().union(*tickets.STAFF_TRANSITIONS.values())
 
 
 def test_tier_rules(app, as_user, people):
@@ -102,7 +104,7 @@ def test_claim_assign_and_unassign(app, as_user, people, mailbox):
     # Only someone who may work on the ticket's tier can be given it.
     with app.app_context():
         choices = [
-            u.id for u in services.assignable_staff(services.staff_ticket(people.tier1, number))
+            u.id for u in tickets.assignable_staff(tickets.staff_ticket(people.tier1, number))
         ]
     assert people.programme.id not in choices
     refused = tier1.submit(page + "/assign", {"assignee": str(people.programme.id)}, form_url=page)
@@ -193,7 +195,7 @@ def test_staff_forms_keep_input_and_report_errors(app, as_user, people):
         form_url=page,
     )
     assert conflict.status_code == 302  # new -> open is allowed
-    act(app, people.tier1, "change_state", number, "closed")
+    act(app, people.tier1, change_state, number, "closed")
     closed = tier1.submit(page + "/reply", {"body": "Kept words", "action": "reply"}, form_url=page)
     assert closed.status_code == 409
     assert b"Kept words" in closed.data
@@ -216,16 +218,16 @@ def test_queues_filters_search_and_sort(app, as_user, people):
         docs = file_ticket(
             app, people.delegate, subject="Typo in docs", category="documentation", priority="low"
         )
-        act(app, people.tier1, "claim_ticket", docs)
+        act(app, people.tier1, claim_ticket, docs)
         act(
             app,
             people.tier1,
-            "add_staff_message",
+            add_staff_message,
             tap,
             body="Checked the qserv logs",
             internal=True,
         )
-        act(app, people.tier2, "change_state", login_problem, "resolved")
+        act(app, people.tier2, change_state, login_problem, "resolved")
         tier1 = as_user(people.tier1)
 
         def listed(query: str) -> list[int]:
@@ -260,7 +262,7 @@ def test_search_never_matches_other_requesters_or_notes_for_requesters(app, as_u
     act(
         app,
         people.tier1,
-        "add_staff_message",
+        add_staff_message,
         number,
         body="zebracorn internal detail",
         internal=True,
@@ -296,9 +298,7 @@ def test_canned_replies_per_tier_inserted_without_javascript(app, as_user, peopl
     wrong_tier = tier1.submit("/staff/tickets/canned/new", {"tier": "2", "title": "x", "body": "y"})
     assert wrong_tier.status_code == 422
     with app.app_context():
-        replies = services.canned_replies_for(
-            services.staff_ticket(people.tier1, 0) or people.tier1
-        )
+        replies = settings.canned_replies_for(tickets.staff_ticket(people.tier1, 0) or people.tier1)
         tier1_reply = next(r for r in replies if r.title == "Ask for the query")
         assert [r.title for r in replies] == ["Ask for the query"]
     number = file_ticket(app, people.delegate)
@@ -369,7 +369,7 @@ def test_admins_edit_tier_settings_with_checked_input(app, as_user, people):
         assert saved.weekly_hours[0] == [[540, 720], [780, 1020]]
         assert saved.holiday_country == "FR"
         assert saved.closed_dates == ["2026-12-24", "2026-12-31"]
-        assert saved.target_minutes("urgent", services.SlaTarget.RESOLUTION) == 600
+        assert saved.target_minutes("urgent", SlaTarget.RESOLUTION) == 600
     overview = as_user(people.tier1).get("/staff/tickets/tiers").data.decode()
     assert "C0SERVICE" in overview
     assert "09:00-12:00, 13:00-17:00" in overview
@@ -408,8 +408,8 @@ def test_two_people_claiming_at_once_get_one_owner(app, people):
     def claim(user):
         barrier.wait()
         try:
-            act(app, user, "claim_ticket", number)
-        except services.NotAllowed:
+            act(app, user, claim_ticket, number)
+        except NotAllowed:
             return "refused"
         return "claimed"
 

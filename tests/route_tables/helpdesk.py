@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from portal.auth.models import User
 from portal.extensions import db
-from portal.helpdesk import services
+from portal.helpdesk import requesters, settings
 from portal.helpdesk.attachments import Upload
 from portal.helpdesk.models import TicketAttachment
 from tests.route_tables import ROLES, Route, admins, delegates, everyone, staff
@@ -19,7 +19,7 @@ def setup(app: Any, users: dict[str, Any]) -> dict[str, Any]:
     """A tier-1 ticket filed by the delegate with one attachment, and a tier-1 canned reply."""
     with app.app_context():
         requester = db.session.get(User, users["delegate"].id)
-        ticket = services.create_ticket(
+        ticket = requesters.create_ticket(
             requester,
             subject="TAP query times out",
             description="After 60 seconds.",
@@ -29,7 +29,7 @@ def setup(app: Any, users: dict[str, Any]) -> dict[str, Any]:
         )
         attachment_id = db.session.scalar(select(TicketAttachment.id))
         admin = db.session.get(User, users["admin"].id)
-        canned = services.save_canned_reply(admin, None, tier=1, title="Hello", body="Hello!")
+        canned = settings.save_canned_reply(admin, None, tier=1, title="Hello", body="Hello!")
         return {"ticket_id": ticket.id, "attachment_id": attachment_id, "canned_id": canned.id}
 
 

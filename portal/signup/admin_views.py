@@ -7,6 +7,7 @@ from datetime import datetime
 from flask import Blueprint, Flask, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 
+from portal.core.forms import form_page
 from portal.core.security import admin_required
 from portal.core.templating import portal_zone, to_local
 from portal.extensions import db
@@ -72,9 +73,7 @@ def _save_programme(programme: Programme | None, form: ProgrammeForm) -> Respons
         else:
             flash(f"{saved.name} is saved.", "success")
             return redirect(url_for("signup_admin.index"))
-    return render_template(
-        "signup/admin/programme_form.html", form=form, programme=programme
-    ), 422 if form.errors or form.form_errors else 200
+    return form_page("signup/admin/programme_form.html", form, programme=programme)
 
 
 @bp.route("/programmes/new", methods=["GET", "POST"])
@@ -111,9 +110,7 @@ def _save_wave(programme: Programme, wave: Wave | None, form: WaveForm) -> Respo
         else:
             flash(f"{saved.name} is saved.", "success")
             return redirect(url_for("signup_admin.index"))
-    return render_template(
-        "signup/admin/wave_form.html", form=form, programme=programme, wave=wave
-    ), 422 if form.errors or form.form_errors else 200
+    return form_page("signup/admin/wave_form.html", form, programme=programme, wave=wave)
 
 
 @bp.route("/programmes/<int:programme_id>/waves/new", methods=["GET", "POST"])
@@ -162,9 +159,7 @@ def targets(programme_id: int) -> ResponseReturnValue:
         else:
             flash(f"The targets of {programme.name} are saved.", "success")
             return redirect(url_for("signup_admin.index"))
-    return render_template(
-        "signup/admin/targets.html", form=form, programme=programme, attributes=ATTRIBUTES
-    ), 422 if form.errors or form.form_errors else 200
+    return form_page("signup/admin/targets.html", form, programme=programme, attributes=ATTRIBUTES)
 
 
 def init_app(app: Flask) -> None:

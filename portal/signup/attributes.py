@@ -5,12 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from portal.signup.countries import REGIONS, region_of
-
-if TYPE_CHECKING:
-    from portal.signup.models import Application
+from portal.signup.models import Application, DataRights
 
 # The eight LSST Science Collaborations.
 SCIENCE_COLLABORATIONS = [
@@ -54,7 +51,7 @@ EXPERIENCE_LEVELS = [
 
 LANGUAGES = [("en", "English"), ("es", "Spanish")]
 
-DATA_RIGHTS = [("yes", "Yes"), ("no", "No"), ("not_sure", "Not sure")]
+DATA_RIGHTS = DataRights.choices()
 
 YES_NO = [("yes", "Yes"), ("no", "No")]
 

@@ -7,12 +7,9 @@ from pathlib import Path
 
 import click
 from flask.cli import AppGroup
-from sqlalchemy import func, select
 
-from portal.extensions import db
-from portal.signup import programmes, provisioning, services
+from portal.signup import jobs, programmes, queries
 from portal.signup.errors import SignupError
-from portal.signup.models import Programme
 
 DEFAULT_PROGRAMME_FILE = Path(__file__).resolve().parents[2] / "config" / "dp0_programme.toml"
 
@@ -34,14 +31,13 @@ def load_config(path: Path) -> None:
 @signup_cli.command("run-jobs")
 def run_jobs() -> None:
     """Run the sign-up jobs the worker runs every minute, once, now: offer expiry and
-    reminders, waitlist carry-over, offers of free seats, provisioning status."""
-    for line in services.run_signup_cycle().lines():
+    reminders, waitlist carry-over, offers of free seats, GitHub calls that gave up."""
+    for line in jobs.run_signup_cycle().lines():
         click.echo(line)
-    click.echo(f"provisioning statuses changed: {provisioning.sync_provisioning()}")
 
 
 def load_default_programme() -> list[str]:
     """Bootstrap: a portal with no programme gets the shipped DP0 one."""
-    if db.session.scalar(select(func.count()).select_from(Programme)):
+    if queries.newest_programme() is not None:
         return []
     return [f"sign-up: {line}" for line in programmes.load_config(DEFAULT_PROGRAMME_FILE)]

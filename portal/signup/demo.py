@@ -10,13 +10,12 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from portal.auth import services as auth_services
 from portal.auth.models import User
 from portal.core.db import transaction, utcnow
 from portal.extensions import db
-from portal.signup import programmes, services
+from portal.signup import programmes, queries
 from portal.signup.attributes import CAREER_STAGES, INSTITUTION_TYPES, SCIENCE_COLLABORATIONS
 from portal.signup.cli import DEFAULT_PROGRAMME_FILE
 from portal.signup.countries import country_name
@@ -26,12 +25,15 @@ from portal.signup.models import (
     ApplicationEvent,
     ApplicationState,
     CollaborationMembership,
+    DataRights,
     Offer,
+    OfferOutcome,
     Programme,
     StaffNote,
     Wave,
 )
 from portal.signup.seats import lock_programme
+from portal.signup.transitions import give_delegate_account
 
 S = ApplicationState
 PEOPLE = 320
@@ -112,7 +114,7 @@ def _person(rng: random.Random, n: int) -> tuple[dict[str, str], list[str]]:
     institution_type = rng.choices([v for v, _ in INSTITUTION_TYPES], TYPE_WEIGHTS)[0]
     skill = rng.choices(range(4), [5, 30, 40, 25])[0]
     levels = [LEVELS[max(0, min(3, skill + rng.choice([-1, 0, 0, 1])))] for _ in range(3)]
-    data_rights = rng.choices(["yes", "no", "not_sure"], [86, 4, 10])[0]
+    data_rights = rng.choices(list(DataRights), [86, 4, 10])[0]
     codes = [c for c, _ in SCIENCE_COLLABORATIONS]
     collaborations = rng.sample(codes, rng.choice([1, 1, 2])) if rng.random() < 0.33 else []
     fields = {
@@ -125,7 +127,7 @@ def _person(rng: random.Random, n: int) -> tuple[dict[str, str], list[str]]:
         "career_stage": rng.choices([v for v, _ in CAREER_STAGES], STAGE_WEIGHTS)[0],
         "data_rights": data_rights,
         "data_rights_basis": ""
-        if data_rights == "no"
+        if data_rights == DataRights.NO
         else RIGHTS_BASIS.get(country, "Member of an in-kind contribution team"),
         "experience_python": levels[0],
         "experience_jupyter": levels[1],
@@ -158,10 +160,10 @@ UNVERIFIED = 12
 
 def seed_demo_applications() -> list[str]:
     """Make the demo applicants (once: a second run finds them and does nothing)."""
-    programme = db.session.scalar(select(Programme).where(Programme.slug == "dp0"))
+    programme = queries.programme_by_slug("dp0")
     if programme is None:
         programmes.load_config(DEFAULT_PROGRAMME_FILE)
-        programme = db.session.scalar(select(Programme).where(Programme.slug == "dp0"))
+        programme = queries.programme_by_slug("dp0")
     assert programme is not None
     made = db.session.scalar(
         select(func.count())
@@ -196,16 +198,14 @@ def seed_demo_applications() -> list[str]:
             ),
         )
     staff = auth_services.find_user_by_email("programme@example.org")
-    with transaction() as session:
-        programme = lock_programme(session, programme.id)
-        counts = _make_people(session, programme, programme.waves[0], staff)
+    with transaction():
+        programme = lock_programme(programme.id)
+        counts = _make_people(programme, programme.waves[0], staff)
     summary = ", ".join(f"{count} {state}" for state, count in sorted(counts.items()))
     return [f"sign-up: {sum(counts.values())} demo applications in {programme.name} ({summary})"]
 
 
-def _make_people(
-    session: Session, programme: Programme, wave: Wave, staff: User | None
-) -> Counter[str]:
+def _make_people(programme: Programme, wave: Wave, staff: User | None) -> Counter[str]:
     rng = random.Random(SEED)  # noqa: S311 - demo data, reproducible on purpose
     now = utcnow()
     staff_label = f"{staff.full_name} <{staff.email}>" if staff else "staff"
@@ -244,20 +244,18 @@ def _make_people(
             user=account,
             **person,
         )
-        session.add(application)
-        session.flush()
-        _history(session, application, state, staff, staff_label, rng)
+        db.session.add(application)
+        db.session.flush()
+        _history(application, state, staff, staff_label, rng)
         counts[state] += 1
         if state == S.ADMITTED:
             admitted.append(application)
     for k, sponsor in enumerate(admitted[2:5]):
-        counts[_plus_one(session, rng, sponsor, k)] += 1
+        counts[_plus_one(rng, sponsor, k)] += 1
     return counts
 
 
-def _plus_one(
-    session: Session, rng: random.Random, sponsor: Application, k: int
-) -> ApplicationState:
+def _plus_one(rng: random.Random, sponsor: Application, k: int) -> ApplicationState:
     """A student brought by a delegate: two confirmed and admitted, one awaiting the sponsor."""
     person, _ = _person(rng, 900 + k)
     state = S.ADMITTED if k < 2 else S.PENDING
@@ -276,15 +274,15 @@ def _plus_one(
         sponsor_confirmed_at=now - timedelta(days=4 - k) if state == S.ADMITTED else None,
         **{**person, "career_stage": "graduate"},
     )
-    session.add(application)
-    session.flush()
+    db.session.add(application)
+    db.session.flush()
     trail = [(None, S.UNVERIFIED, "Application submitted"), (S.UNVERIFIED, S.PENDING, "Confirmed")]
     if state == S.ADMITTED:
         trail.append((S.PENDING, S.ADMITTED, f"Plus One confirmed by {sponsor.email}"))
         application.admitted_at = application.sponsor_confirmed_at
-        services.give_delegate_account(application)
+        give_delegate_account(application)
     for frm, to, reason in trail:
-        session.add(
+        db.session.add(
             ApplicationEvent(
                 application=application,
                 created_at=application.created_at,
@@ -298,7 +296,6 @@ def _plus_one(
 
 
 def _history(
-    session: Session,
     application: Application,
     state: ApplicationState,
     staff: User | None,
@@ -320,7 +317,11 @@ def _history(
             (S.PENDING, S.WAITLISTED, staff_label, "Demo: next best in the cohort", decided)
         )
         offer_at = utcnow() - timedelta(days=rng.randint(1, 6) if state == S.OFFERED else 9)
-        outcome = {S.OFFERED: None, S.DECLINED: "declined", S.OFFER_EXPIRED: "expired"}[state]
+        outcome = {
+            S.OFFERED: None,
+            S.DECLINED: OfferOutcome.DECLINED,
+            S.OFFER_EXPIRED: OfferOutcome.EXPIRED,
+        }[state]
         offer = Offer(
             application=application,
             wave_id=application.wave_id,
@@ -329,11 +330,11 @@ def _history(
             resolved_at=None if outcome is None else offer_at + timedelta(days=3),
             outcome=outcome,
         )
-        session.add(offer)
+        db.session.add(offer)
         trail.append((S.WAITLISTED, S.OFFERED, "portal", "A seat is free in First wave", offer_at))
         if outcome is not None:
-            trail.append((S.OFFERED, state, "applicant" if outcome == "declined" else "portal",
-                          "Demo", offer_at + timedelta(days=3)))  # fmt: skip
+            answered_by = "applicant" if outcome == OfferOutcome.DECLINED else "portal"
+            trail.append((S.OFFERED, state, answered_by, "Demo", offer_at + timedelta(days=3)))
     elif state in (S.ADMITTED, S.WITHDRAWN):
         trail.append((S.PENDING, S.ADMITTED, staff_label, "Demo: cohort selection", decided))
         application.admitted_at = decided
@@ -341,7 +342,7 @@ def _history(
         if state == S.WITHDRAWN:
             trail.append((S.ADMITTED, S.WITHDRAWN, "applicant", "Changed jobs", decided))
         else:
-            services.give_delegate_account(application)
+            give_delegate_account(application)
     elif state in (S.REJECTED, S.WAITLISTED):
         reason = "Demo: data rights not confirmed" if state == S.REJECTED else "Demo: next in line"
         trail.append((S.PENDING, state, staff_label, reason, decided))
@@ -349,7 +350,7 @@ def _history(
         if state == S.WAITLISTED and rng.random() < 0.1:
             application.priority = 1
     for frm, to, actor, reason, when in trail:
-        session.add(
+        db.session.add(
             ApplicationEvent(
                 application=application,
                 created_at=when,
@@ -361,7 +362,7 @@ def _history(
             )
         )
     if state == S.REJECTED and staff is not None:
-        session.add(
+        db.session.add(
             StaffNote(
                 application_id=application.id,
                 author_id=staff.id,

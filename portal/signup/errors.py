@@ -1,57 +1,62 @@
-"""What can go wrong in sign-up, each with a message for the person who tried."""
+"""What can go wrong in sign-up, each with a message for the person who tried and the HTTP
+status it answers with."""
 
 from __future__ import annotations
 
+from portal.core.errors import Conflict, NotFound, UserError
 
-class SignupError(Exception):
+
+class SignupError(UserError):
     """A sign-up action that cannot be done, with a message for the person."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+
+class DoesNotExist(SignupError, NotFound):
+    """The application, programme, wave or cohort proposal asked for does not exist."""
 
 
-class ApplicationsClosed(SignupError):
-    pass
+class InvalidQuery(SignupError):
+    """An API request whose filters or sort order are not ones the API knows."""
+
+    status = 400
 
 
-class DuplicateApplication(SignupError):
-    """One application per person per programme: this email or GitHub username has one."""
-
-    def __init__(self, message: str, field_name: str) -> None:
-        super().__init__(message)
-        self.field_name = field_name
-
-
-class InvalidSponsor(SignupError):
-    pass
-
-
-class NotAllowed(SignupError):
+class NotAllowed(SignupError, Conflict):
     """The application's (or programme's) state does not allow this action."""
 
 
-class OfferClosed(SignupError):
-    pass
+class ApplicationsClosed(NotAllowed):
+    """The programme takes no applications now."""
 
 
-class CapacityExceeded(SignupError):
+class OfferClosed(NotAllowed):
+    """The offer was answered, withdrawn or has expired."""
+
+
+class DuplicateApplication(SignupError, Conflict):
+    """One application per person per programme: this email or GitHub username has one."""
+
+
+class InvalidSponsor(SignupError):
+    """The Plus One sponsor named on the form cannot sponsor."""
+
+
+class CapacityExceeded(SignupError, Conflict):
     """A seat was asked for and there is none."""
 
 
 class WaveCapacityExceeded(CapacityExceeded):
-    pass
+    """The wave's seats are all taken."""
 
 
 class ProgrammeCapacityExceeded(CapacityExceeded):
-    pass
+    """The programme's seats are all taken."""
 
 
 class PlusOneQuotaExceeded(CapacityExceeded):
-    pass
+    """The programme's Plus One places are all taken."""
 
 
-class CapacityBelowSeatsTaken(SignupError):
+class CapacityBelowSeatsTaken(SignupError, Conflict):
     """A capacity cannot be lowered below the seats already taken."""
 
 

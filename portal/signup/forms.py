@@ -264,7 +264,7 @@ class QueueFilterForm(PortalForm):
     wave = SelectField("Wave", validators=[Optional()])
     state = SelectField(
         "State",
-        choices=choices([("", "Any state"), *[(s.value, s.label) for s in ApplicationState]]),
+        choices=choices([("", "Any state"), *ApplicationState.choices()]),
         validators=[Optional()],
     )
     attribute = SelectField("Attribute", validators=[Optional()])
@@ -384,7 +384,7 @@ class WaveForm(PortalForm):
     )
     mode = RadioField(
         "Admission",
-        choices=choices([(mode.value, mode.label) for mode in AdmissionMode]),
+        choices=choices(AdmissionMode.choices()),
         validators=[InputRequired()],
     )
     carry_over_waitlist = BooleanField(

@@ -4,7 +4,6 @@ trail, staff notes and cohort selection runs."""
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -19,54 +18,52 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.auth.models import User
 from portal.core.db import Base, UTCDateTime, utcnow
+from portal.core.enums import LabelledEnum, enum_column
 from portal.outbox.models import OutboxMessage
 
 
-class AdmissionMode(StrEnum):
-    FCFS = "fcfs"
-    REVIEWED = "reviewed"
-    COHORT = "cohort"
+class AdmissionMode(LabelledEnum):
+    """How a wave admits the applications confirmed while it is open."""
+
+    FCFS = "fcfs", "First come, first served"
+    REVIEWED = "reviewed", "Reviewed by staff"
+    COHORT = "cohort", "Cohort selection against targets"
+
+
+class WaveStatus(LabelledEnum):
+    """Where a wave is in its dates at a given moment."""
+
+    UPCOMING = "upcoming", "Upcoming"
+    OPEN = "open", "Open"
+    CLOSED = "closed", "Closed"
+
+
+class ApplicationState(LabelledEnum):
+    """Where an application is, from submission to admission or departure."""
+
+    UNVERIFIED = "unverified", "Email not confirmed"
+    PENDING = "pending", "Under review"
+    WAITLISTED = "waitlisted", "On the waitlist"
+    OFFERED = "offered", "Offered a place"
+    ADMITTED = "admitted", "Admitted"
+    DECLINED = "declined", "Declined the offer"
+    OFFER_EXPIRED = "offer_expired", "Offer expired"
+    REJECTED = "rejected", "Not selected"
+    WITHDRAWN = "withdrawn", "Withdrawn"
 
     @property
-    def label(self) -> str:
-        return {
-            "fcfs": "First come, first served",
-            "reviewed": "Reviewed by staff",
-            "cohort": "Cohort selection against targets",
-        }[self.value]
-
-
-class ApplicationState(StrEnum):
-    UNVERIFIED = "unverified"
-    PENDING = "pending"
-    WAITLISTED = "waitlisted"
-    OFFERED = "offered"
-    ADMITTED = "admitted"
-    DECLINED = "declined"
-    OFFER_EXPIRED = "offer_expired"
-    REJECTED = "rejected"
-    WITHDRAWN = "withdrawn"
+    def holds_seat(self) -> bool:
+        return self in SEAT_STATES
 
     @property
-    def label(self) -> str:
-        return STATE_LABELS[self]
+    def is_live(self) -> bool:
+        return self in LIVE_STATES
 
-
-STATE_LABELS = {
-    ApplicationState.UNVERIFIED: "Email not confirmed",
-    ApplicationState.PENDING: "Under review",
-    ApplicationState.WAITLISTED: "On the waitlist",
-    ApplicationState.OFFERED: "Offered a place",
-    ApplicationState.ADMITTED: "Admitted",
-    ApplicationState.DECLINED: "Declined the offer",
-    ApplicationState.OFFER_EXPIRED: "Offer expired",
-    ApplicationState.REJECTED: "Not selected",
-    ApplicationState.WITHDRAWN: "Withdrawn",
-}
 
 # States that hold one of the limited seats: an open offer keeps its seat until answered.
 SEAT_STATES = (ApplicationState.OFFERED, ApplicationState.ADMITTED)
@@ -80,26 +77,42 @@ LIVE_STATES = (
 )
 
 
-class GitHubState(StrEnum):
-    NONE = ""
-    QUEUED = "queued"
-    INVITED = "invited"
-    ACTIVE = "active"
-    FAILED = "failed"
-    REMOVING = "removing"
-    REMOVED = "removed"
+class DataRights(LabelledEnum):
+    """The applicant's answer to "do you hold Rubin data rights?"."""
 
-    @property
-    def label(self) -> str:
-        return {
-            "": "Not provisioned",
-            "queued": "Invitation queued",
-            "invited": "Invited (waiting for the person to accept)",
-            "active": "Team member",
-            "failed": "Failed",
-            "removing": "Removal queued",
-            "removed": "Removed",
-        }[self.value]
+    YES = "yes", "Yes"
+    NO = "no", "No"
+    NOT_SURE = "not_sure", "Not sure"
+
+
+class OfferOutcome(LabelledEnum):
+    """How an offer ended."""
+
+    ACCEPTED = "accepted", "Accepted"
+    DECLINED = "declined", "Declined"
+    EXPIRED = "expired", "Expired"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+    REVOKED = "revoked", "Revoked"
+
+
+class EventKind(LabelledEnum):
+    """What an audit-trail entry records."""
+
+    STATE = "state", "State"
+    PRIORITY = "priority", "Priority"
+    WAVE = "wave", "Wave"
+
+
+class GitHubState(LabelledEnum):
+    """Where a delegate's GitHub team membership is."""
+
+    NONE = "", "Not provisioned"
+    QUEUED = "queued", "Invitation queued"
+    INVITED = "invited", "Invited (waiting for the person to accept)"
+    ACTIVE = "active", "Team member"
+    FAILED = "failed", "Failed"
+    REMOVING = "removing", "Removal queued"
+    REMOVED = "removed", "Removed"
 
 
 class Programme(Base):
@@ -160,24 +173,21 @@ class Wave(Base):
     opens_at: Mapped[datetime] = mapped_column(UTCDateTime)
     closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     capacity: Mapped[int] = mapped_column(Integer)
-    mode: Mapped[str] = mapped_column(String(20), default=AdmissionMode.REVIEWED)
+    mode: Mapped[AdmissionMode] = mapped_column(
+        enum_column(AdmissionMode, 20), default=AdmissionMode.REVIEWED
+    )
     carry_over_waitlist: Mapped[bool] = mapped_column(Boolean, default=True)
     waitlist_closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     programme: Mapped[Programme] = relationship(back_populates="waves")
 
-    @property
-    def mode_enum(self) -> AdmissionMode:
-        return AdmissionMode(self.mode)
-
-    def status(self, now: datetime) -> str:
-        """ "upcoming", "open" or "closed" at a moment."""
+    def status(self, now: datetime) -> WaveStatus:
         if now < self.opens_at:
-            return "upcoming"
+            return WaveStatus.UPCOMING
         if self.closes_at is None or now < self.closes_at:
-            return "open"
-        return "closed"
+            return WaveStatus.OPEN
+        return WaveStatus.CLOSED
 
     def __repr__(self) -> str:
         return f"<Wave {self.programme_id}/{self.slug}>"
@@ -222,7 +232,9 @@ class Application(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     programme_id: Mapped[int] = mapped_column(ForeignKey("signup_programme.id", ondelete="CASCADE"))
     wave_id: Mapped[int] = mapped_column(ForeignKey("signup_wave.id"))
-    state: Mapped[str] = mapped_column(String(20), default=ApplicationState.UNVERIFIED)
+    state: Mapped[ApplicationState] = mapped_column(
+        enum_column(ApplicationState, 20), default=ApplicationState.UNVERIFIED
+    )
 
     email: Mapped[str] = mapped_column(String(254))
     full_name: Mapped[str] = mapped_column(String(200))
@@ -230,7 +242,7 @@ class Application(Base):
     institution_type: Mapped[str] = mapped_column(String(40))
     country: Mapped[str] = mapped_column(String(2))
     career_stage: Mapped[str] = mapped_column(String(40))
-    data_rights: Mapped[str] = mapped_column(String(10))
+    data_rights: Mapped[DataRights] = mapped_column(enum_column(DataRights, 10))
     data_rights_basis: Mapped[str] = mapped_column(Text, default="")
     github_username: Mapped[str] = mapped_column(String(39))
     # The username folded to lower case: GitHub usernames are case-insensitive.
@@ -264,7 +276,9 @@ class Application(Base):
     admitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    github_state: Mapped[str] = mapped_column(String(20), default=GitHubState.NONE)
+    github_state: Mapped[GitHubState] = mapped_column(
+        enum_column(GitHubState, 20), default=GitHubState.NONE
+    )
     github_message_id: Mapped[int | None] = mapped_column(
         ForeignKey("outbox_message.id", ondelete="SET NULL")
     )
@@ -296,13 +310,15 @@ class Application(Base):
         order_by="Offer.id",
     )
 
-    @property
-    def state_enum(self) -> ApplicationState:
-        return ApplicationState(self.state)
+    @hybrid_property
+    def has_data_rights(self) -> bool:
+        """Holds Rubin data rights: the condition of every automatic admission."""
+        return self.data_rights == DataRights.YES
 
     @property
-    def github_state_enum(self) -> GitHubState:
-        return GitHubState(self.github_state)
+    def is_live(self) -> bool:
+        """The applicant can still act on it (withdraw)."""
+        return self.state.is_live
 
     @property
     def collaboration_codes(self) -> list[str]:
@@ -343,8 +359,7 @@ class Offer(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # accepted, declined, expired, withdrawn, revoked
-    outcome: Mapped[str | None] = mapped_column(String(20))
+    outcome: Mapped[OfferOutcome | None] = mapped_column(enum_column(OfferOutcome, 20))
 
     application: Mapped[Application] = relationship(back_populates="offers")
     wave: Mapped[Wave] = relationship()
@@ -363,9 +378,9 @@ class ApplicationEvent(Base):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     # Who acted, kept as text so the trail stays readable if the account goes.
     actor_label: Mapped[str] = mapped_column(String(254))
-    kind: Mapped[str] = mapped_column(String(20), default="state")
-    from_state: Mapped[str | None] = mapped_column(String(20))
-    to_state: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[EventKind] = mapped_column(enum_column(EventKind, 20), default=EventKind.STATE)
+    from_state: Mapped[ApplicationState | None] = mapped_column(enum_column(ApplicationState, 20))
+    to_state: Mapped[ApplicationState] = mapped_column(enum_column(ApplicationState, 20))
     reason: Mapped[str] = mapped_column(Text, default="")
 
     application: Mapped[Application] = relationship(back_populates="events")

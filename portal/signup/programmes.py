@@ -11,13 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from portal.core.db import transaction, utcnow
 from portal.core.templating import portal_zone
 from portal.extensions import db
 from portal.signup.attributes import ATTRIBUTES, is_known
-from portal.signup.errors import CapacityBelowSeatsTaken, InvalidConfig, NotAllowed
+from portal.signup.errors import CapacityBelowSeatsTaken, DoesNotExist, InvalidConfig, NotAllowed
 from portal.signup.models import AdmissionMode, Programme, Target, Wave
 from portal.signup.seats import lock_programme, seats_held
 
@@ -66,12 +65,10 @@ def save_programme(programme_id: int | None, values: ProgrammeFields) -> Program
             programme = Programme(target_weights={})
             session.add(programme)
         else:
-            programme = lock_programme(session, programme_id)
+            programme = lock_programme(programme_id)
+            _refuse_below_seats(seats_held(programme.id), values.total_capacity, "total capacity")
             _refuse_below_seats(
-                seats_held(session, programme.id), values.total_capacity, "total capacity"
-            )
-            _refuse_below_seats(
-                seats_held(session, programme.id, plus_one=True),
+                seats_held(programme.id, plus_one=True),
                 values.plus_one_capacity,
                 "Plus One quota",
             )
@@ -85,10 +82,11 @@ def save_wave(programme_id: int, wave_id: int | None, values: WaveFields) -> Wav
     """Create a wave, or change one within the seat rule."""
     if values.closes_at is not None and values.closes_at <= values.opens_at:
         raise NotAllowed("A wave must close after it opens.")
-    if values.mode not in {mode.value for mode in AdmissionMode}:
+    if values.mode not in set(AdmissionMode):
         raise NotAllowed(f"Unknown admission mode {values.mode!r}.")
+    values = replace(values, mode=AdmissionMode(values.mode))
     with transaction() as session:
-        programme = lock_programme(session, programme_id)
+        programme = lock_programme(programme_id)
         clash = session.scalar(
             select(Wave).where(Wave.programme_id == programme.id, Wave.slug == values.slug)
         )
@@ -100,10 +98,10 @@ def save_wave(programme_id: int, wave_id: int | None, values: WaveFields) -> Wav
         else:
             found = session.get(Wave, wave_id)
             if found is None or found.programme_id != programme.id:
-                raise NotAllowed("This wave does not exist.")
+                raise DoesNotExist("This wave does not exist.")
             wave = found
             _refuse_below_seats(
-                seats_held(session, programme.id, wave_id=wave.id),
+                seats_held(programme.id, wave_id=wave.id),
                 values.capacity,
                 f"capacity of {wave.name}",
             )
@@ -141,7 +139,7 @@ def save_targets(
         if attribute not in ATTRIBUTES or weight < 0:
             raise NotAllowed(f"The weight of {attribute} must be a number of 0 or more.")
     with transaction() as session:
-        programme = lock_programme(session, programme_id)
+        programme = lock_programme(programme_id)
         # Old rows go before new ones are written, or the unique constraint would see both.
         programme.targets.clear()
         session.flush()
@@ -227,15 +225,15 @@ def load_config(path: Path) -> list[str]:
         programme = save_programme(existing.id if existing else None, values)
         lines = [f"{'updated' if existing else 'created'} programme {slug} ({programme.name})"]
         for index, wave_table in enumerate(config.get("waves", [])):
-            lines.append(_load_wave(session, programme, wave_table, f"[[waves]] #{index + 1}"))
+            lines.append(_load_wave(programme, wave_table, f"[[waves]] #{index + 1}"))
         if "targets" in config:
             lines.append(_load_targets(programme, config["targets"], config.get("target_weights")))
         return lines
 
 
-def _load_wave(session: Session, programme: Programme, table: dict[str, Any], where: str) -> str:
+def _load_wave(programme: Programme, table: dict[str, Any], where: str) -> str:
     slug = _need(table, "slug", str, where)
-    existing = session.scalar(
+    existing = db.session.scalar(
         select(Wave).where(Wave.programme_id == programme.id, Wave.slug == slug)
     )
     if existing is None:
@@ -261,7 +259,7 @@ def _load_wave(session: Session, programme: Programme, table: dict[str, Any], wh
     wave = save_wave(programme.id, existing.id if existing else None, values)
     return (
         f"{'updated' if existing else 'created'} wave {slug}: {wave.capacity} seats, "
-        f"{wave.mode_enum.label.lower()}"
+        f"{wave.mode.label.lower()}"
     )
 
 

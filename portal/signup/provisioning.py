@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import Select, select
+from sqlalchemy.sql.elements import ColumnElement
 
 from portal.core.db import transaction, utcnow
 from portal.extensions import db
 from portal.outbox import enqueue
-from portal.outbox.models import MessageState
+from portal.outbox.models import MessageState, OutboxMessage
 from portal.signup.models import Application, ApplicationState, GitHubState, Programme
 from portal.signup.seats import lock_programme
 
@@ -74,57 +75,54 @@ def queue_removal(application: Application) -> None:
     _membership_call(application, "DELETE")
 
 
-def sync_provisioning() -> int:
-    """Copy what the outbox did with each membership call into the delegate's status, and
-    retry calls that gave up because GitHub was down. Returns how many statuses changed."""
-    changed = 0
-    programme_ids = db.session.scalars(select(Programme.id).order_by(Programme.id)).all()
-    for programme_id in programme_ids:
-        with transaction() as session:
-            lock_programme(session, programme_id)
-            rows = session.scalars(
-                select(Application).where(
-                    Application.programme_id == programme_id,
-                    Application.github_state.in_(
-                        [GitHubState.QUEUED, GitHubState.REMOVING, GitHubState.FAILED]
-                    ),
-                )
-            ).all()
-            for application in rows:
-                changed += _sync_one(application)
-    return changed
-
-
-def _sync_one(application: Application) -> int:
-    message = application.github_message
-    if message is None:
-        return 0
-    now = utcnow()
-    state = application.github_state_enum
-    if message.state == MessageState.SENT and state != GitHubState.FAILED:
-        if state == GitHubState.REMOVING:
+def record_delivery(message: OutboxMessage) -> None:
+    """The outbox's word on a membership call, in the transaction that records it: the
+    delegate's team status follows at once. A call that a later one has replaced changes
+    nothing; the row lock keeps a concurrent new call from being overwritten."""
+    application = db.session.scalar(
+        select(Application)
+        .where(Application.github_message_id == message.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if application is None:
+        return
+    if message.state == MessageState.SENT:
+        if application.github_state == GitHubState.REMOVING:
             application.github_state = GitHubState.REMOVED
         else:
             application.github_state = (
                 GitHubState.ACTIVE if message.remote_id == "active" else GitHubState.INVITED
             )
         application.github_error = None
-        application.github_updated_at = now
-        return 1
-    if message.state == MessageState.DEAD and state != GitHubState.FAILED:
+        application.github_updated_at = utcnow()
+    elif message.state == MessageState.DEAD:
         application.github_state = GitHubState.FAILED
         application.github_error = message.last_error
-        application.github_updated_at = now
-        return 1
-    if message.state == MessageState.PENDING and message.last_error:
+        application.github_updated_at = utcnow()
+    elif message.last_error:
         application.github_error = f"Retrying: {message.last_error}"
+
+
+def retry_calls_that_gave_up(programme: Programme, now: datetime) -> int:
+    """Send again the failed calls of a programme that failed only because GitHub stayed
+    unreachable through every retry of the outbox, RETRY_EXHAUSTED_AFTER after they gave up
+    (a refusal waits for staff). Runs in the caller's unit of work, programme locked."""
+    if github_team() is None:
         return 0
-    exhausted = message.attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"]
-    last_change = application.github_updated_at or now
-    if state == GitHubState.FAILED and exhausted and now - last_change >= RETRY_EXHAUSTED_AFTER:
+    rows = db.session.scalars(
+        select(Application)
+        .join(Application.github_message)
+        .where(
+            Application.programme_id == programme.id,
+            Application.github_state == GitHubState.FAILED,
+            OutboxMessage.attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"],
+            Application.github_updated_at <= now - RETRY_EXHAUSTED_AFTER,
+        )
+    ).all()
+    for application in rows:
         _retry(application)
-        return 1
-    return 0
+    return len(rows)
 
 
 def _retry(application: Application) -> None:
@@ -132,39 +130,45 @@ def _retry(application: Application) -> None:
     _membership_call(application, "PUT" if admitted else "DELETE")
 
 
-def retry_failed(programme_id: int) -> int:
-    """Staff: send every failed membership call of a programme again now."""
+def _resend(programme_id: int, *conditions: ColumnElement[bool]) -> int:
+    """Send the membership call each matching delegate of a programme needs, now."""
     if github_team() is None:
         return 0
     with transaction() as session:
-        lock_programme(session, programme_id)
+        lock_programme(programme_id)
         rows = session.scalars(
-            select(Application).where(
-                Application.programme_id == programme_id,
-                Application.github_state == GitHubState.FAILED,
-            )
+            select(Application).where(Application.programme_id == programme_id, *conditions)
         ).all()
         for application in rows:
             _retry(application)
         return len(rows)
 
 
+def retry_failed(programme_id: int) -> int:
+    """Staff: send every failed membership call of a programme again now."""
+    return _resend(programme_id, Application.github_state == GitHubState.FAILED)
+
+
 def invite_missing(programme_id: int) -> int:
     """Staff: invite admitted delegates who were admitted before GitHub was configured."""
-    if github_team() is None:
-        return 0
-    with transaction() as session:
-        lock_programme(session, programme_id)
-        rows = session.scalars(
-            select(Application).where(
-                Application.programme_id == programme_id,
-                Application.state == ApplicationState.ADMITTED,
-                Application.github_state.in_([GitHubState.NONE, GitHubState.REMOVED]),
-            )
-        ).all()
-        for application in rows:
-            _membership_call(application, "PUT")
-        return len(rows)
+    return _resend(
+        programme_id,
+        Application.state == ApplicationState.ADMITTED,
+        Application.github_state.in_([GitHubState.NONE, GitHubState.REMOVED]),
+    )
+
+
+def memberships(programme_id: int) -> Select[Application]:
+    """The provisioning page's rows: admitted delegates and everyone with a team status."""
+    return (
+        select(Application)
+        .where(
+            Application.programme_id == programme_id,
+            (Application.state == ApplicationState.ADMITTED)
+            | (Application.github_state != GitHubState.NONE),
+        )
+        .order_by(Application.github_state.desc(), Application.admitted_at.desc())
+    )
 
 
 # --- exports for the identity system --------------------------------------------------------

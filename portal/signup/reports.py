@@ -4,6 +4,7 @@ against the targets, the review queue's filters, and the JSON shape of an applic
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -14,9 +15,10 @@ from sqlalchemy.sql.elements import ColumnElement
 from portal.core.db import utcnow
 from portal.core.templating import to_local
 from portal.extensions import db
-from portal.signup.attributes import ATTRIBUTES, EXPERIENCE_LEVELS, attribute_values
+from portal.signup.attributes import ATTRIBUTES, EXPERIENCE_LEVELS, attribute_values, is_known
 from portal.signup.cohort import Candidate, Evaluation, TargetSpec, evaluate
 from portal.signup.countries import COUNTRIES
+from portal.signup.errors import InvalidQuery
 from portal.signup.models import (
     SEAT_STATES,
     Application,
@@ -25,7 +27,7 @@ from portal.signup.models import (
     Programme,
     Wave,
 )
-from portal.signup.services import waitlist_order
+from portal.signup.queries import waitlist_order
 
 S = ApplicationState
 
@@ -199,6 +201,37 @@ class QueueFilters:
     q: str = ""
     sort: str = "waitlist"
     plus_one: str = ""
+
+
+def queue_filters_from_query(programme: Programme, args: Mapping[str, str]) -> QueueFilters:
+    """The API's application filters from a query string, each checked (InvalidQuery says
+    what is wrong)."""
+    state = args.get("state", "")
+    if state and state not in set(ApplicationState):
+        raise InvalidQuery(f"state must be one of: {', '.join(ApplicationState)}.")
+    wave = args.get("wave", "")
+    wave_ids = {str(w.id): w.id for w in programme.waves} | {w.slug: w.id for w in programme.waves}
+    if wave and wave not in wave_ids:
+        raise InvalidQuery("wave must be the id or short name of one of this programme's waves.")
+    attribute = args.get("attribute", "")
+    name, _, value = attribute.partition(":")
+    if attribute and not is_known(name, value):
+        raise InvalidQuery("attribute must look like career_stage:graduate (see the docs).")
+    sort = args.get("sort", "waitlist")
+    if sort not in SORTS:
+        raise InvalidQuery(f"sort must be one of: {', '.join(SORTS)}.")
+    plus_one = args.get("plus_one", "")
+    if plus_one not in ("", "yes", "no"):
+        raise InvalidQuery("plus_one must be yes or no.")
+    return QueueFilters(
+        programme_id=programme.id,
+        wave_id=wave_ids.get(wave),
+        state=state,
+        attribute=attribute,
+        q=args.get("q", ""),
+        sort=sort,
+        plus_one=plus_one,
+    )
 
 
 def _experience_index() -> ColumnElement[Any]:

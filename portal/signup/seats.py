@@ -13,10 +13,10 @@ import time
 
 from flask import current_app
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
+from portal.extensions import db
 from portal.signup.errors import (
-    NotAllowed,
+    DoesNotExist,
     PlusOneQuotaExceeded,
     ProgrammeCapacityExceeded,
     WaveCapacityExceeded,
@@ -24,7 +24,7 @@ from portal.signup.errors import (
 from portal.signup.models import SEAT_STATES, Application, Programme, Wave
 
 
-def lock_programme(session: Session, programme_id: int) -> Programme:
+def lock_programme(programme_id: int) -> Programme:
     """Take the programme's seat lock for the rest of the transaction and return it fresh.
 
     Every change to seats in a programme takes this one lock first, so there is a single lock
@@ -34,9 +34,9 @@ def lock_programme(session: Session, programme_id: int) -> Programme:
     query = select(Programme).where(Programme.id == programme_id)
     if not _testing_switch("SIGNUP_TEST_SKIP_SEAT_LOCK"):
         query = query.with_for_update()
-    programme = session.scalars(query.execution_options(populate_existing=True)).one_or_none()
+    programme = db.session.scalars(query.execution_options(populate_existing=True)).one_or_none()
     if programme is None:
-        raise NotAllowed("This programme does not exist.")
+        raise DoesNotExist("This programme does not exist.")
     return programme
 
 
@@ -55,9 +55,7 @@ def _race_window() -> None:
         time.sleep(delay)
 
 
-def seats_held(
-    session: Session, programme_id: int, *, wave_id: int | None = None, plus_one: bool = False
-) -> int:
+def seats_held(programme_id: int, *, wave_id: int | None = None, plus_one: bool = False) -> int:
     """Seats taken (admitted, or held by an open offer) in a programme, or one of its waves."""
     query = (
         select(func.count())
@@ -70,14 +68,14 @@ def seats_held(
     )
     if wave_id is not None:
         query = query.where(Application.wave_id == wave_id)
-    return session.scalar(query) or 0
+    return db.session.scalar(query) or 0
 
 
-def check_room(session: Session, programme: Programme, application: Application) -> None:
+def check_room(programme: Programme, application: Application) -> None:
     """Refuse a seat when the wave, the programme or the Plus One quota is full. Called with
     the programme locked, so the count cannot change before the caller writes."""
     if application.is_plus_one:
-        taken = seats_held(session, programme.id, plus_one=True)
+        taken = seats_held(programme.id, plus_one=True)
         if taken >= programme.plus_one_capacity:
             raise PlusOneQuotaExceeded(
                 f"The Plus One quota of {programme.name} is full "
@@ -85,10 +83,10 @@ def check_room(session: Session, programme: Programme, application: Application)
             )
     else:
         wave = application.wave
-        in_wave = seats_held(session, programme.id, wave_id=wave.id)
+        in_wave = seats_held(programme.id, wave_id=wave.id)
         if in_wave >= wave.capacity:
             raise WaveCapacityExceeded(f"{wave.name} is full ({in_wave} of {wave.capacity}).")
-        in_programme = seats_held(session, programme.id)
+        in_programme = seats_held(programme.id)
         if in_programme >= programme.total_capacity:
             raise ProgrammeCapacityExceeded(
                 f"{programme.name} is full ({in_programme} of {programme.total_capacity})."
@@ -96,8 +94,8 @@ def check_room(session: Session, programme: Programme, application: Application)
     _race_window()
 
 
-def free_seats(session: Session, programme: Programme, wave: Wave) -> int:
+def free_seats(programme: Programme, wave: Wave) -> int:
     """Seats a wave can still give, within its own capacity and the programme's."""
-    wave_free = wave.capacity - seats_held(session, programme.id, wave_id=wave.id)
-    programme_free = programme.total_capacity - seats_held(session, programme.id)
+    wave_free = wave.capacity - seats_held(programme.id, wave_id=wave.id)
+    programme_free = programme.total_capacity - seats_held(programme.id)
     return max(0, min(wave_free, programme_free))

@@ -11,7 +11,6 @@ from sqlalchemy import select
 from portal.auth.models import User
 from portal.core.db import transaction, utcnow
 from portal.extensions import db
-from portal.signup import services
 from portal.signup.cohort import (
     Candidate,
     Evaluation,
@@ -20,8 +19,10 @@ from portal.signup.cohort import (
     random_draw,
     select_cohort,
 )
-from portal.signup.errors import NotAllowed
+from portal.signup.decisions import BulkResult, admit_into_wave
+from portal.signup.errors import DoesNotExist, NotAllowed
 from portal.signup.models import SEAT_STATES, AdmissionMode, Application, CohortRun, Wave
+from portal.signup.queries import waitlist_order
 from portal.signup.reports import candidate, pool_condition, target_specs
 from portal.signup.seats import free_seats
 
@@ -52,9 +53,7 @@ def pool_for(wave: Wave) -> list[Application]:
     """Who can be chosen, in waitlist order (priority, then confirmation time)."""
     return list(
         db.session.scalars(
-            select(Application)
-            .where(pool_condition(wave.programme))
-            .order_by(*services.waitlist_order())
+            select(Application).where(pool_condition(wave.programme)).order_by(*waitlist_order())
         )
     )
 
@@ -72,7 +71,16 @@ def _seated(wave: Wave) -> list[Application]:
 
 
 def suggested_size(wave: Wave) -> int:
-    return free_seats(db.session(), wave.programme, wave)
+    return free_seats(wave.programme, wave)
+
+
+def runs_of(wave: Wave) -> list[CohortRun]:
+    """The wave's cohort proposals, newest first."""
+    return list(
+        db.session.scalars(
+            select(CohortRun).where(CohortRun.wave_id == wave.id).order_by(CohortRun.id.desc())
+        )
+    )
 
 
 def propose(wave_id: int, size: int, seed: int, staff: User) -> CohortRun:
@@ -80,8 +88,8 @@ def propose(wave_id: int, size: int, seed: int, staff: User) -> CohortRun:
     with transaction() as session:
         wave = session.get(Wave, wave_id)
         if wave is None:
-            raise NotAllowed("This wave does not exist.")
-        if wave.mode_enum != AdmissionMode.COHORT:
+            raise DoesNotExist("This wave does not exist.")
+        if wave.mode != AdmissionMode.COHORT:
             raise NotAllowed(f"{wave.name} does not admit by cohort selection.")
         targets = target_specs(wave.programme)
         if not targets:
@@ -147,16 +155,14 @@ def describe(run: CohortRun, selected_ids: list[int] | None = None) -> CohortVie
     return CohortView(run, wave, pool, len(seated), comparisons)
 
 
-def admit_selection(
-    run_id: int, application_ids: list[int], staff: User, note: str
-) -> services.BulkResult:
+def admit_selection(run_id: int, application_ids: list[int], staff: User, note: str) -> BulkResult:
     """Admit the selected people into the run's wave (up to its limits) and record it."""
     run = db.session.get(CohortRun, run_id)
     if run is None:
-        raise NotAllowed("This cohort proposal does not exist.")
+        raise DoesNotExist("This cohort proposal does not exist.")
     reason = f"Cohort selection #{run.id} (seed {run.seed})" + (f": {note}" if note else "")
     with transaction() as session:
-        result = services.admit_into_wave(run.wave_id, application_ids, staff, reason)
+        result = admit_into_wave(run.wave_id, application_ids, staff, reason)
         stored = session.get(CohortRun, run_id)
         assert stored is not None
         stored.admitted_ids = [a.id for a in result.changed]

@@ -20,15 +20,14 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from sqlalchemy import select
 
 from portal.auth.forms import ConfirmForm
 from portal.core.db import utcnow
-from portal.core.forms import choices
+from portal.core.forms import choices, form_page
 from portal.core.security import staff_required
 from portal.core.templating import add_nav_item
 from portal.extensions import db
-from portal.signup import provisioning, reports, selection, services
+from portal.signup import decisions, links, provisioning, queries, reports, selection
 from portal.signup.errors import NotAllowed
 from portal.signup.forms import (
     BulkDecisionForm,
@@ -40,7 +39,7 @@ from portal.signup.forms import (
     PriorityForm,
     QueueFilterForm,
 )
-from portal.signup.models import Application, ApplicationState, CohortRun, Programme, Wave
+from portal.signup.models import Application, CohortRun, Programme, Wave
 from portal.signup.programmes import all_programmes
 
 bp = Blueprint("signup_staff", __name__, url_prefix="/staff/signup", template_folder="templates")
@@ -58,16 +57,13 @@ def _programme() -> Programme | None:
     """The programme chosen with ?programme=<id>, or the newest one."""
     raw = request.args.get("programme", "")
     if raw:
-        programme = db.session.get(Programme, int(raw)) if raw.isdigit() else None
-        if programme is None:
+        if not raw.isdigit():
             abort(404)
-        return programme
-    return db.session.scalar(
-        select(Programme).order_by(Programme.created_at.desc(), Programme.id.desc()).limit(1)
-    )
+        return db.get_or_404(Programme, int(raw))
+    return queries.newest_programme()
 
 
-def _summary(result: services.BulkResult, verb: str) -> None:
+def _summary(result: decisions.BulkResult, verb: str) -> None:
     """Tell staff what a (bulk) decision did, including who did not fit."""
     if result.changed:
         flash(f"{verb}: {len(result.changed)}.", "success")
@@ -88,27 +84,28 @@ def _summary(result: services.BulkResult, verb: str) -> None:
 def _decide(application_ids: list[int], action: str, reason: str) -> None:
     """A staff decision (or undo) on one or more applications, and what it did."""
     if action == "undo":
-        result = services.undo_last_changes(application_ids, current_user, reason)
+        result = decisions.undo_last_changes(application_ids, current_user, reason)
     else:
-        result = services.decide(application_ids, action, current_user, reason)
+        result = decisions.decide(application_ids, action, current_user, reason)
     _summary(result, VERBS[action])
 
 
 # --- dashboard ----------------------------------------------------------------------------------
 
 
-def _dashboard(programme: Programme | None, close_form: CloseWaitlistForm) -> str:
+def _dashboard(programme: Programme | None, close_form: CloseWaitlistForm) -> ResponseReturnValue:
     if programme is None:
         return render_template("signup/staff/dashboard.html", programme=None, programmes=[])
     now = utcnow()
-    return render_template(
+    return form_page(
         "signup/staff/dashboard.html",
+        close_form,
         programme=programme,
         programmes=all_programmes(),
         stats=reports.programme_stats(programme),
         now=now,
         waves=[(wave, reports.wave_counts(wave)) for wave in programme.waves],
-        current=services.current_wave(programme, now),
+        current=queries.current_wave(programme, now),
         per_day=reports.applications_per_day(programme),
         composition=reports.composition(programme),
         target_label=reports.target_label,
@@ -129,8 +126,8 @@ def close_waitlist(programme_id: int) -> ResponseReturnValue:
     programme = db.get_or_404(Programme, programme_id)
     form = CloseWaitlistForm()
     if not form.validate_on_submit():
-        return _dashboard(programme, form), 422
-    closed = services.close_waitlist(programme.id, current_user, form.reason.data or "")
+        return _dashboard(programme, form)
+    closed = decisions.close_waitlist(programme.id, current_user, form.reason.data or "")
     flash(f"The waitlist is closed; {closed} people were told they were not selected.", "success")
     return redirect(url_for("signup_staff.dashboard", programme=programme.id))
 
@@ -165,7 +162,7 @@ def _queue(programme: Programme, bulk_form: BulkDecisionForm) -> str:
         form=form,
         page=page,
         bulk_form=bulk_form,
-        waitlist_position=services.waitlist_position,
+        waitlist_position=queries.waitlist_position,
     )
 
 
@@ -198,15 +195,13 @@ def _detail(application: Application, **forms: Any) -> str:
     return render_template(
         "signup/staff/application.html",
         application=application,
-        position=services.waitlist_position(application),
-        plus_ones=db.session.scalars(
-            select(Application).where(Application.sponsor_id == application.id)
-        ).all(),
+        position=queries.waitlist_position(application),
+        plus_ones=queries.plus_ones_of(application),
         decision_form=forms.get("decision_form") or DecisionForm(formdata=None),
         priority_form=forms.get("priority_form")
         or PriorityForm(formdata=None, priority=application.priority),
         note_form=forms.get("note_form") or NoteForm(formdata=None),
-        status_link=services.status_link(application),
+        status_link=links.status_link(application),
     )
 
 
@@ -238,7 +233,7 @@ def set_priority(application_id: int) -> ResponseReturnValue:
     form = PriorityForm()
     if not form.validate_on_submit():
         return _detail(found, priority_form=form), 422
-    services.set_priority(found.id, form.priority.data or 0, current_user, form.reason.data or "")
+    decisions.set_priority(found.id, form.priority.data or 0, current_user, form.reason.data or "")
     flash("The priority is saved.", "success")
     return redirect(url_for("signup_staff.application", application_id=found.id))
 
@@ -250,7 +245,7 @@ def add_note(application_id: int) -> ResponseReturnValue:
     form = NoteForm()
     if not form.validate_on_submit():
         return _detail(found, note_form=form), 422
-    services.add_note(found.id, current_user, form.body.data or "")
+    decisions.add_note(found.id, current_user, form.body.data or "")
     flash("The note is added.", "success")
     return redirect(url_for("signup_staff.application", application_id=found.id) + "#notes")
 
@@ -272,19 +267,16 @@ def cohort(wave_id: int) -> ResponseReturnValue:
             form.form_errors.append(exc.message)
         else:
             return redirect(url_for("signup_staff.cohort_run", run_id=run.id))
-    runs = db.session.scalars(
-        select(CohortRun).where(CohortRun.wave_id == wave.id).order_by(CohortRun.id.desc())
-    ).all()
-    return render_template(
+    return form_page(
         "signup/staff/cohort.html",
+        form,
         wave=wave,
-        form=form,
-        runs=runs,
+        runs=selection.runs_of(wave),
         pool_size=len(selection.pool_for(wave)),
         free=selection.suggested_size(wave),
         targets=reports.target_specs(wave.programme),
         target_label=reports.target_label,
-    ), 422 if form.errors or form.form_errors else 200
+    )
 
 
 @bp.route("/cohort-runs/<int:run_id>", methods=["GET", "POST"])
@@ -293,11 +285,8 @@ def cohort_run(run_id: int) -> ResponseReturnValue:
     run = db.get_or_404(CohortRun, run_id)
     form = CohortAdmitForm()
     selected: list[int] | None = None
-    http_status = 200
     if request.method == "POST":
-        if not form.validate_on_submit():
-            http_status = 422
-        elif request.form.get("action") == "admit":
+        if form.validate_on_submit() and request.form.get("action") == "admit":
             result = selection.admit_selection(
                 run.id, form.ids.data, current_user, form.note.data or ""
             )
@@ -306,14 +295,14 @@ def cohort_run(run_id: int) -> ResponseReturnValue:
         selected = form.ids.data
     view = selection.describe(run, selected)
     chosen = set(selected if selected is not None else view.comparison("cohort").ids)
-    return render_template(
+    return form_page(
         "signup/staff/cohort_run.html",
+        form,
         view=view,
         run=run,
-        form=form,
         chosen=chosen,
         target_label=reports.target_label,
-    ), http_status
+    )
 
 
 # --- provisioning and exports -------------------------------------------------------------------
@@ -335,18 +324,10 @@ def provisioning_status(programme_id: int) -> ResponseReturnValue:
         else:
             abort(400, description="Choose to retry failed calls or to invite missing delegates.")
         return redirect(url_for("signup_staff.provisioning_status", programme_id=programme.id))
-    query = (
-        select(Application)
-        .where(
-            Application.programme_id == programme.id,
-            (Application.state == ApplicationState.ADMITTED) | (Application.github_state != ""),
-        )
-        .order_by(Application.github_state.desc(), Application.admitted_at.desc())
-    )
     return render_template(
         "signup/staff/provisioning.html",
         programme=programme,
-        page=db.paginate(query, per_page=100, error_out=False),
+        page=db.paginate(provisioning.memberships(programme.id), per_page=100, error_out=False),
         github=provisioning.github_team(),
         form=form,
     )

@@ -7,30 +7,36 @@ from __future__ import annotations
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from portal.auth.forms import ConfirmForm
 from portal.auth.models import User
 from portal.cli import register_bootstrap_step, register_demo_seeder
 from portal.core.db import utcnow
+from portal.core.forms import form_page
 from portal.core.security import public, signed_in_required
 from portal.core.templating import add_nav_item
 from portal.core.tokens import InvalidToken
-from portal.extensions import db, limiter
+from portal.extensions import limiter
+from portal.outbox import on_delivered
 from portal.outbox.worker import register_job
-from portal.signup import admin_views, api, cli, demo, provisioning, services, staff_views
+from portal.signup import (
+    admin_views,
+    api,
+    applying,
+    cli,
+    demo,
+    jobs,
+    links,
+    provisioning,
+    queries,
+    staff_views,
+)
 from portal.signup.attributes import ATTRIBUTES, label_of, overall_experience
 from portal.signup.countries import country_name, region_of
-from portal.signup.errors import (
-    ApplicationsClosed,
-    DuplicateApplication,
-    InvalidSponsor,
-    NotAllowed,
-    OfferClosed,
-)
+from portal.signup.errors import NotAllowed, SignupError
 from portal.signup.forms import ApplicationForm, EmailLookupForm, WithdrawForm
-from portal.signup.models import Application, ApplicationState, Programme
+from portal.signup.models import Application, ApplicationState, Programme, WaveStatus
 from portal.signup.seats import free_seats
 
 bp = Blueprint("signup", __name__, url_prefix="/signup", template_folder="templates")
@@ -50,14 +56,14 @@ def _programme_for_form() -> Programme | None:
     """The programme named in the link, or the newest one taking applications."""
     slug = request.args.get("programme")
     if slug:
-        programme = db.session.scalar(select(Programme).where(Programme.slug == slug))
+        programme = queries.programme_by_slug(slug)
         if programme is None:
             abort(404)
         return programme
-    accepting = services.programmes_accepting()
+    accepting = queries.programmes_accepting()
     if accepting:
         return accepting[0]
-    return db.session.scalar(select(Programme).order_by(Programme.created_at.desc()).limit(1))
+    return queries.newest_programme()
 
 
 def _prefill() -> MultiDict[str, str] | None:
@@ -70,8 +76,8 @@ def _prefill() -> MultiDict[str, str] | None:
     return MultiDict(pairs) if pairs else None
 
 
-def _input(form: ApplicationForm) -> services.ApplicationInput:
-    return services.ApplicationInput(
+def _input(form: ApplicationForm) -> applying.ApplicationInput:
+    return applying.ApplicationInput(
         full_name=form.full_name.data or "",
         email=form.email.data or "",
         institution=form.institution.data or "",
@@ -98,7 +104,7 @@ def _input(form: ApplicationForm) -> services.ApplicationInput:
 def apply() -> ResponseReturnValue:
     programme = _programme_for_form()
     now = utcnow()
-    wave = services.wave_for_new_applications(programme, now) if programme else None
+    wave = queries.wave_for_new_applications(programme, now) if programme else None
     if programme is None or wave is None:
         return render_template("signup/apply_closed.html", programme=programme)
     user = _signed_in()
@@ -112,34 +118,28 @@ def apply() -> ResponseReturnValue:
         form.github_username.data = user.github_username
     if form.validate_on_submit():
         try:
-            result = services.submit_application(programme.id, _input(form), user)
-        except DuplicateApplication as exc:
-            form[exc.field_name].errors.append(exc.message)
-        except InvalidSponsor as exc:
-            form.plus_one_sponsor.errors.append(exc.message)
-        except (ApplicationsClosed, NotAllowed) as exc:
-            form.form_errors.append(exc.message)
+            result = applying.submit_application(programme.id, _input(form), user)
+        except SignupError as exc:
+            (form[exc.field].errors if exc.field else form.form_errors).append(exc.message)
         else:
             if result.needs_verification:
                 return render_template(
                     "signup/check_email.html", email=result.application.email, programme=programme
                 )
-            flash(STATE_MESSAGES.get(result.application.state_enum, "Thank you."), "success")
-            return redirect(
-                url_for("signup.status", token=services.status_token(result.application))
-            )
-    http_status = 422 if form.errors or form.form_errors else 200
-    return render_template(
+            flash(STATE_MESSAGES.get(result.application.state, "Thank you."), "success")
+            return redirect(url_for("signup.status", token=links.status_token(result.application)))
+    wave_status = wave.status(now)
+    return form_page(
         "signup/apply.html",
-        form=form,
+        form,
         programme=programme,
         wave=wave,
-        wave_status=wave.status(now),
-        upcoming=services.next_wave(programme, now) if wave.status(now) == "open" else None,
-        free=free_seats(db.session(), programme, wave),
+        wave_status=wave_status,
+        upcoming=queries.next_wave(programme, now) if wave_status == WaveStatus.OPEN else None,
+        free=free_seats(programme, wave),
         github_locked=github_locked,
-        others=[p for p in services.programmes_accepting() if p.id != programme.id],
-    ), http_status
+        others=[p for p in queries.programmes_accepting() if p.id != programme.id],
+    )
 
 
 def _link_problem(reason: str) -> ResponseReturnValue:
@@ -150,11 +150,11 @@ def _link_problem(reason: str) -> ResponseReturnValue:
 @public
 def verify(token: str) -> ResponseReturnValue:
     try:
-        application = services.verify_application(token)
+        application = applying.verify_application(token)
     except InvalidToken as exc:
         return _link_problem(exc.reason)
-    flash(STATE_MESSAGES.get(application.state_enum, "Your email is confirmed."), "success")
-    return redirect(url_for("signup.status", token=services.status_token(application)))
+    flash(STATE_MESSAGES.get(application.state, "Your email is confirmed."), "success")
+    return redirect(url_for("signup.status", token=links.status_token(application)))
 
 
 @bp.route("/status", methods=["GET", "POST"])
@@ -163,28 +163,23 @@ def verify(token: str) -> ResponseReturnValue:
 def find_status() -> ResponseReturnValue:
     form = EmailLookupForm()
     if form.validate_on_submit():
-        services.send_status_links(form.email.data or "")
+        applying.send_status_links(form.email.data or "")
         return render_template("signup/check_email.html", email=form.email.data, lookup=True)
-    return render_template("signup/status_lookup.html", form=form), 422 if form.errors else 200
+    return form_page("signup/status_lookup.html", form)
 
 
 def _status_page(application: Application, token: str, **extra: object) -> str:
-    sponsored = db.session.scalars(
-        select(Application)
-        .where(Application.sponsor_id == application.id)
-        .order_by(Application.id.desc())
-    ).all()
     offer = application.open_offer
     return render_template(
         "signup/status.html",
         application=application,
         token=token,
-        position=services.waitlist_position(application),
+        position=queries.waitlist_position(application),
         offer=offer,
-        offer_token=services.offer_token(offer) if offer is not None else None,
+        offer_token=links.offer_token(offer) if offer is not None else None,
         offer_expired=offer is not None and offer.expires_at <= utcnow(),
-        sponsored=sponsored,
-        live=application.state in services.LIVE_STATES,
+        sponsored=queries.plus_ones_of(application),
+        live=application.is_live,
         withdraw_form=extra.pop("withdraw_form", None) or WithdrawForm(formdata=None),
         **extra,
     )
@@ -194,7 +189,7 @@ def _status_page(application: Application, token: str, **extra: object) -> str:
 @public
 def status(token: str) -> ResponseReturnValue:
     try:
-        application = services.application_for_status_token(token)
+        application = links.application_for_status_token(token)
     except InvalidToken as exc:
         return _link_problem(exc.reason)
     return _status_page(application, token)
@@ -204,14 +199,14 @@ def status(token: str) -> ResponseReturnValue:
 @public
 def withdraw(token: str) -> ResponseReturnValue:
     try:
-        application = services.application_for_status_token(token)
+        application = links.application_for_status_token(token)
     except InvalidToken as exc:
         return _link_problem(exc.reason)
     form = WithdrawForm()
     if not form.validate_on_submit():
         return _status_page(application, token, withdraw_form=form), 422
     try:
-        services.withdraw(application.id, form.reason.data or "")
+        applying.withdraw(application.id, form.reason.data or "")
     except NotAllowed as exc:
         flash(exc.message, "error")
     else:
@@ -225,16 +220,16 @@ def answer_offer(token: str, answer: str) -> ResponseReturnValue:
     if answer not in ("accept", "decline"):
         abort(404)
     try:
-        offer = services.offer_for_token(token)
+        offer = links.offer_for_token(token)
     except InvalidToken as exc:
         return _link_problem(exc.reason)
     application = offer.application
-    status_url = url_for("signup.status", token=services.status_token(application))
+    status_url = url_for("signup.status", token=links.status_token(application))
     form = ConfirmForm()
     if form.validate_on_submit():
         try:
-            services.answer_offer(token, accept=answer == "accept")
-        except (OfferClosed, NotAllowed) as exc:
+            applying.answer_offer(token, accept=answer == "accept")
+        except NotAllowed as exc:
             flash(exc.message, "error")
         else:
             flash(
@@ -259,7 +254,7 @@ def answer_offer(token: str, answer: str) -> ResponseReturnValue:
 @public
 def sponsor(token: str) -> ResponseReturnValue:
     try:
-        sponsor_application, plus_one = services.sponsorship_for_token(token)
+        sponsor_application, plus_one = links.sponsorship_for_token(token)
     except InvalidToken as exc:
         return _link_problem(exc.reason)
     form = ConfirmForm()
@@ -268,7 +263,7 @@ def sponsor(token: str) -> ResponseReturnValue:
         if answer not in ("confirm", "decline"):
             abort(400, description="Choose to confirm or to decline.")
         try:
-            services.answer_sponsorship(token, confirm=answer == "confirm")
+            applying.answer_sponsorship(token, confirm=answer == "confirm")
         except NotAllowed as exc:
             flash(exc.message, "error")
         else:
@@ -284,17 +279,17 @@ def sponsor(token: str) -> ResponseReturnValue:
         sponsor=sponsor_application,
         plus_one=plus_one,
         form=form,
-        status_url=url_for("signup.status", token=services.status_token(sponsor_application)),
+        status_url=url_for("signup.status", token=links.status_token(sponsor_application)),
     )
 
 
 @bp.route("/mine")
 @signed_in_required
 def mine() -> ResponseReturnValue:
-    applications = services.applications_of(current_user)
+    applications = queries.applications_of(current_user)
     return render_template(
         "signup/mine.html",
-        applications=[(a, services.status_token(a)) for a in applications],
+        applications=[(a, links.status_token(a)) for a in applications],
     )
 
 
@@ -307,12 +302,13 @@ def _template_helpers(app: Flask) -> None:
         signup_choice=label_of,
         signup_experience=overall_experience,
         signup_now=utcnow,
-        signup_sponsor_token=services.sponsor_token,
+        signup_sponsor_token=links.sponsor_token,
     )
 
 
 def init_app(app: Flask) -> None:
-    """Register the feature's blueprints, navigation, jobs, seeders and commands."""
+    """Register the feature's blueprints, navigation, jobs, delivery hook, seeders and
+    commands."""
     app.register_blueprint(bp)
     staff_views.init_app(app)
     admin_views.init_app(app)
@@ -320,8 +316,8 @@ def init_app(app: Flask) -> None:
     _template_helpers(app)
     add_nav_item(app, "signup.apply", "Apply", None, order=20)
     add_nav_item(app, "signup.mine", "My applications", "applicant", order=25)
-    register_job(app, "signup.cycle", 60, services.run_signup_cycle)
-    register_job(app, "signup.provisioning", 60, provisioning.sync_provisioning)
+    register_job(app, "signup.cycle", 60, jobs.run_signup_cycle)
+    on_delivered(app, "github", provisioning.record_delivery)
     register_demo_seeder(app, 20, demo.seed_demo_applications)
     register_bootstrap_step(app, 20, cli.load_default_programme)
     app.cli.add_command(cli.signup_cli)

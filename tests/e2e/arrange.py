@@ -16,8 +16,8 @@ from portal.auth.models import User
 from portal.core.db import utcnow
 from portal.core.roles import Role, SupportTier
 from portal.extensions import db
-from portal.helpdesk import settings as helpdesk_settings
-from portal.signup import services as signup_services
+from portal.helpdesk import services as helpdesk_services
+from portal.signup import applying, jobs, links, queries
 from portal.signup.models import Application, ApplicationState, Programme
 from portal.signup.seats import free_seats
 from tests.e2e.stack import ADMIN_EMAIL, PASSWORD
@@ -99,17 +99,17 @@ class Arranger:
             "accepted_guidelines": True,
         }
         values.update(fields)
-        return signup_services.ApplicationInput(**values)
+        return applying.ApplicationInput(**values)
 
     def confirmed_application(self, slug: str, name: str, **fields: Any) -> str:
         """An application whose email address is confirmed; returns the address."""
         email = fields.pop("email", None) or self.email(name.split()[0].lower())
         with self.app.app_context():
             programme = self._programme(slug)
-            result = signup_services.submit_application(
+            result = applying.submit_application(
                 programme.id, self.application_input(name, email, **fields), None
             )
-            signup_services.verify_application(signup_services.verify_token(result.application))
+            applying.verify_application(links.verify_token(result.application))
             db.session.remove()
         return email
 
@@ -125,10 +125,10 @@ class Arranger:
                 )
             ).all()
             for application_id in waiting:
-                signup_services.withdraw(application_id, "Cleared before a journey")
-            wave = signup_services.current_wave(programme, utcnow())
+                applying.withdraw(application_id, "Cleared before a journey")
+            wave = queries.current_wave(programme, utcnow())
             assert wave is not None
-            free = free_seats(db.session(), programme, wave)
+            free = free_seats(programme, wave)
             db.session.remove()
         for _ in range(free):
             self.confirmed_application(FIRST_COME, "Seat Holder", email=self.email(SEAT_HOLDER))
@@ -147,8 +147,8 @@ class Arranger:
                 .limit(1)
             )
             assert holder is not None, "nobody admitted to withdraw"
-            signup_services.withdraw(holder, "Cannot take part after all")
-            signup_services.run_signup_cycle()
+            applying.withdraw(holder, "Cannot take part after all")
+            jobs.run_signup_cycle()
             db.session.remove()
 
     def cohort_pool(self, count: int) -> dict[str, str]:
@@ -176,7 +176,7 @@ class Arranger:
         with self.app.app_context():
             admin = auth_services.find_user_by_email(ADMIN_EMAIL)
             assert admin is not None
-            helpdesk_settings.save_tier_settings(
+            helpdesk_services.save_tier_settings(
                 admin,
                 tier,
                 slack_channel_id=channel,

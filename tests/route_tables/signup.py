@@ -8,7 +8,7 @@ from typing import Any
 
 from portal.core.db import transaction, utcnow
 from portal.extensions import db
-from portal.signup import services
+from portal.signup import applying, jobs, links
 from portal.signup.models import Application, CohortRun
 from portal.signup.programmes import ProgrammeFields, WaveFields, save_programme, save_wave
 from tests.route_tables import Route, admins, everyone, signed_in, staff
@@ -16,9 +16,9 @@ from tests.signup.conftest import application_input
 
 
 def _apply(programme_id: int, n: int, **overrides: Any) -> int:
-    result = services.submit_application(programme_id, application_input(n, **overrides), None)
+    result = applying.submit_application(programme_id, application_input(n, **overrides), None)
     application = result.application
-    services.verify_application(services.verify_token(application))
+    applying.verify_application(links.verify_token(application))
     return int(application.id)
 
 
@@ -42,8 +42,8 @@ def setup(app: Any, users: dict[str, Any]) -> dict[str, Any]:
         admitted = _apply(programme.id, 1)
         leaving = _apply(programme.id, 2)
         waiting = _apply(programme.id, 3)
-        services.withdraw(leaving)
-        services.run_signup_cycle()
+        applying.withdraw(leaving)
+        jobs.run_signup_cycle()
         plus_one = _apply(programme.id, 4, plus_one_sponsor="person1@example.org")
         with transaction() as session:
             run = CohortRun(wave_id=wave.id, seed=1, size=1, pool_ids=[], proposed_ids=[])
@@ -54,9 +54,9 @@ def setup(app: Any, users: dict[str, Any]) -> dict[str, Any]:
             "wave_id": wave.id,
             "application_id": admitted,
             "run_id": run.id,
-            "status_token": services.status_token(db.session.get(Application, admitted)),
-            "offer_token": services.offer_token(offered.offers[-1]),
-            "sponsor_token": services.sponsor_token(db.session.get(Application, plus_one)),
+            "status_token": links.status_token(db.session.get(Application, admitted)),
+            "offer_token": links.offer_token(offered.offers[-1]),
+            "sponsor_token": links.sponsor_token(db.session.get(Application, plus_one)),
         }
 
 

@@ -16,7 +16,7 @@ from portal.auth.models import User
 from portal.core.db import utcnow
 from portal.core.roles import Role
 from portal.extensions import db
-from portal.signup import provisioning, services
+from portal.signup import applying, decisions, jobs, links
 from portal.signup.models import Application, ApplicationEvent, Offer
 from portal.signup.programmes import (
     ProgrammeFields,
@@ -59,9 +59,9 @@ def form_data(n: int, **overrides: Any) -> dict[str, Any]:
     return data
 
 
-def application_input(n: int, **overrides: Any) -> services.ApplicationInput:
+def application_input(n: int, **overrides: Any) -> applying.ApplicationInput:
     data = form_data(n, **overrides)
-    return services.ApplicationInput(
+    return applying.ApplicationInput(
         full_name=data["full_name"],
         email=data["email"],
         institution=data["institution"],
@@ -136,7 +136,7 @@ def submit(app: Flask) -> Any:
 
     def _submit(programme: ProgrammeRef, n: int, **overrides: Any) -> int:
         with app.app_context():
-            result = services.submit_application(
+            result = applying.submit_application(
                 programme.id, application_input(n, **overrides), None
             )
             return int(result.application.id)
@@ -148,7 +148,7 @@ def verify_token(app: Flask, application_id: int) -> str:
     with app.app_context():
         application = db.session.get(Application, application_id)
         assert application is not None
-        return services.verify_token(application)
+        return links.verify_token(application)
 
 
 @pytest.fixture
@@ -158,7 +158,7 @@ def confirm(app: Flask) -> Any:
     def _confirm(application_id: int) -> str:
         token = verify_token(app, application_id)
         with app.app_context():
-            return str(services.verify_application(token).state)
+            return str(applying.verify_application(token).state)
 
     return _confirm
 
@@ -184,11 +184,10 @@ def states(app: Flask, ids: list[int]) -> list[str]:
     return [state_of(app, i) for i in ids]
 
 
-def run_jobs(app: Flask) -> services.CycleReport:
+def run_jobs(app: Flask) -> jobs.CycleReport:
     """One pass of the worker's sign-up jobs."""
     with app.app_context():
-        report = services.run_signup_cycle()
-        provisioning.sync_provisioning()
+        report = jobs.run_signup_cycle()
         db.session.remove()
         return report
 
@@ -222,14 +221,14 @@ def offer_token(app: Flask, application_id: int) -> str:
             select(Offer).where(Offer.application_id == application_id).order_by(Offer.id.desc())
         ).first()
         assert offer is not None
-        return services.offer_token(offer)
+        return links.offer_token(offer)
 
 
 def status_token(app: Flask, application_id: int) -> str:
     with app.app_context():
         application = db.session.get(Application, application_id)
         assert application is not None
-        return services.status_token(application)
+        return links.status_token(application)
 
 
 def staff_user(app: Flask, make_user: Any) -> User:
@@ -249,9 +248,9 @@ def decide(
         user = db.session.get(User, who.id)
         assert user is not None
         if action == "undo":
-            result = services.undo_last_changes(ids, user, reason)
+            result = decisions.undo_last_changes(ids, user, reason)
         else:
-            result = services.decide(ids, action, user, reason)
+            result = decisions.decide(ids, action, user, reason)
         return (
             [a.id for a in result.changed],
             [a.id for a, _ in result.not_fitted],

@@ -117,8 +117,8 @@ def _counts(app, programme_id: int, wave_id: int) -> tuple[int, int, dict[str, i
             ).all()
         )
         return (
-            seats_held(db.session(), programme_id, wave_id=wave_id),
-            seats_held(db.session(), programme_id),
+            seats_held(programme_id, wave_id=wave_id),
+            seats_held(programme_id),
             by_state,
         )
 

@@ -14,7 +14,7 @@ from portal.auth.models import User
 from portal.core.db import utcnow
 from portal.core.roles import Role
 from portal.extensions import db
-from portal.signup import services
+from portal.signup import applying, decisions, queries
 from portal.signup.errors import CapacityBelowSeatsTaken, NotAllowed
 from portal.signup.models import Application, Wave
 from portal.signup.programmes import WaveFields, save_wave, wave_fields
@@ -185,7 +185,7 @@ def test_a_freed_seat_is_offered_to_the_next_in_line_who_accepts(
     first, second, third = (apply_confirmed(programme, n) for n in range(1, 4))
     assert states(app, [first, second, third]) == ["admitted", "waitlisted", "waitlisted"]
     with app.app_context():
-        services.withdraw(first)
+        applying.withdraw(first)
     # Seats pass on in the worker, to the head of the waitlist, not to whoever comes next.
     late = apply_confirmed(programme, 4)
     assert state_of(app, late) == "waitlisted"
@@ -247,7 +247,7 @@ def test_an_unanswered_offer_is_reminded_once_then_expires_and_passes_on(
     programme = make_programme(capacity=1, mode="fcfs", offer_days=7)
     first, second, third = (apply_confirmed(programme, n) for n in range(1, 4))
     with app.app_context():
-        services.withdraw(first)
+        applying.withdraw(first)
     start = utcnow()
     run_jobs(app)
     assert state_of(app, second) == "offered"
@@ -307,12 +307,12 @@ def test_staff_priority_moves_someone_up_the_waitlist(app, make_programme, apply
     ids = [apply_confirmed(programme, n) for n in range(1, 5)]
     with app.app_context():
         user = db.session.get(User, staff.id)
-        services.set_priority(ids[3], 5, user, "Leads the Chilean outreach network")
-        positions = [services.waitlist_position(db.session.get(Application, i)) for i in ids[1:]]
+        decisions.set_priority(ids[3], 5, user, "Leads the Chilean outreach network")
+        positions = [queries.waitlist_position(db.session.get(Application, i)) for i in ids[1:]]
     assert positions == [2, 3, 1]
     assert "Priority 0 → 5" in trail(app, ids[3])[-1][3]
     with app.app_context():
-        services.withdraw(ids[0])
+        applying.withdraw(ids[0])
     run_jobs(app)
     assert state_of(app, ids[3]) == "offered"
 
@@ -378,7 +378,7 @@ def test_staff_close_the_waitlist(app, make_programme, apply_confirmed, staff, m
     programme = make_programme(capacity=1, mode="fcfs")
     ids = [apply_confirmed(programme, n) for n in range(1, 4)]
     with app.app_context():
-        closed = services.close_waitlist(programme.id, db.session.get(User, staff.id), "Done")
+        closed = decisions.close_waitlist(programme.id, db.session.get(User, staff.id), "Done")
     assert closed == 2
     assert states(app, ids) == ["admitted", "rejected", "rejected"]
     deliver_outbox(app)
@@ -393,7 +393,7 @@ def test_every_sign_up_email_has_a_text_and_an_html_part(
     submit(programme, 4)
     apply_confirmed(programme, 5, data_rights="not_sure")
     with app.app_context():
-        services.withdraw(first)
+        applying.withdraw(first)
     start = utcnow()
     run_jobs(app)
     # Messages are due when they were written: deliver them at that (moved) time.
@@ -437,7 +437,7 @@ def _in_state(app, make_programme, apply_confirmed, submit, staff, state: str) -
         decide(app, [application], "admit", staff)
     if state == "withdrawn":
         with app.app_context():
-            services.withdraw(application)
+            applying.withdraw(application)
     if state == "rejected":
         decide(app, [application], "reject", staff)
     if state in ("waitlisted", "offered", "declined", "offer_expired"):
@@ -446,7 +446,7 @@ def _in_state(app, make_programme, apply_confirmed, submit, staff, state: str) -
         run_jobs(app)
     if state == "declined":
         with app.app_context():
-            services.answer_offer(offer_token(app, application), accept=False)
+            applying.answer_offer(offer_token(app, application), accept=False)
     if state == "offer_expired":
         with time_machine.travel(utcnow() + timedelta(days=8), tick=False):
             run_jobs(app)
@@ -464,7 +464,7 @@ ALL_STATES = [
 def test_staff_decisions_from_every_state(
     app, make_programme, apply_confirmed, submit, staff, state
 ):
-    for action, (target, allowed) in services.STAFF_ACTIONS.items():
+    for action, (target, allowed) in decisions.STAFF_ACTIONS.items():
         application = _in_state(app, make_programme, apply_confirmed, submit, staff, state)
         changed, _, skipped = decide(app, [application], action, staff)
         if state in allowed:
@@ -478,10 +478,10 @@ def test_withdrawing_from_every_state(app, make_programme, apply_confirmed, subm
     application = _in_state(app, make_programme, apply_confirmed, submit, staff, state)
     with app.app_context():
         if state in ("unverified", "pending", "waitlisted", "offered", "admitted"):
-            services.withdraw(application)
+            applying.withdraw(application)
         else:
             with pytest.raises(NotAllowed, match="already closed"):
-                services.withdraw(application)
+                applying.withdraw(application)
             return
     assert state_of(app, application) == "withdrawn"
     if state == "offered":

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.core.db import transaction
 from portal.extensions import db
-from portal.signup import services
+from portal.signup import applying, queries
 from portal.signup.models import Application
 from portal.signup.seats import seats_held
 from tests.conftest import deliver_outbox
@@ -67,8 +67,8 @@ def test_a_delegate_brings_a_plus_one_who_counts_against_a_separate_quota(
     # Admitted although the wave is full: the Plus One quota is its own.
     assert state_of(app, student_id) == "admitted"
     with app.app_context():
-        assert seats_held(db.session(), programme.id, wave_id=programme.wave_id) == 1
-        assert seats_held(db.session(), programme.id, plus_one=True) == 1
+        assert seats_held(programme.id, wave_id=programme.wave_id) == 1
+        assert seats_held(programme.id, plus_one=True) == 1
     assert trail(app, student_id)[-1][3] == "Plus One confirmed by person1@example.org"
     deliver_outbox(app)
     admitted = mailbox.to("person2@example.org")[-1]
@@ -111,7 +111,7 @@ def test_one_plus_one_per_sponsor_until_it_ends(app, client, make_programme, app
         _take_sponsor_slot(sponsor)
     # Once the first Plus One leaves, the sponsor may bring someone else.
     with app.app_context():
-        services.withdraw(first)
+        applying.withdraw(first)
     assert (
         client.submit("/signup/", form_data(3, plus_one_sponsor="person1@example.org")).status_code
         == 200
@@ -147,10 +147,10 @@ def test_a_full_plus_one_quota_waitlists_and_offers_freed_places(
         client.submit(_sponsor_link(mailbox, sponsor), {"answer": "confirm"})
     assert states(app, [student_a, student_b]) == ["admitted", "waitlisted"]
     with app.app_context():
-        position = services.waitlist_position(db.session.get(Application, student_b))
+        position = queries.waitlist_position(db.session.get(Application, student_b))
     assert position == 1
     with app.app_context():
-        services.withdraw(student_a)
+        applying.withdraw(student_a)
     assert run_jobs(app).offered == 1
     assert state_of(app, student_b) == "offered"
 
@@ -162,7 +162,7 @@ def test_a_plus_one_still_waiting_for_a_sponsor_who_leaves_is_told(
     sponsor = apply_confirmed(programme, 1)
     student = apply_confirmed(programme, 2, plus_one_sponsor="person1@example.org")
     with app.app_context():
-        services.withdraw(sponsor)
+        applying.withdraw(sponsor)
     assert state_of(app, student) == "rejected"
     assert trail(app, student)[-1][3] == "The sponsor left the programme"
     deliver_outbox(app)

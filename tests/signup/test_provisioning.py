@@ -14,7 +14,7 @@ import time_machine
 from portal.core.db import utcnow
 from portal.core.roles import Role
 from portal.extensions import db
-from portal.signup import services
+from portal.signup import applying
 from portal.signup.models import Application
 from tests.conftest import deliver_outbox
 from tests.signup.conftest import run_jobs
@@ -62,7 +62,7 @@ def test_admission_invites_to_the_team_and_withdrawal_removes(
     assert _github(app, second) == ("active", None)
 
     with app.app_context():
-        services.withdraw(first)
+        applying.withdraw(first)
     assert _github(app, first)[0] == "removing"
     deliver_outbox(app)
     run_jobs(app)
@@ -153,7 +153,7 @@ def test_a_removal_waits_for_the_invitation_it_follows(
     delegate = apply_confirmed(programme, 1)
     deliver_outbox(app)
     with app.app_context():
-        services.withdraw(delegate)
+        applying.withdraw(delegate)
     github_standin.down = False
     with _later(1):
         deliver_outbox(app)

@@ -7,8 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
-
 from portal.auth.models import User
 from portal.core.db import transaction
 from portal.extensions import db
@@ -21,7 +19,7 @@ from portal.signup.models import (
     StaffNote,
     Wave,
 )
-from portal.signup.queries import waitlist_order
+from portal.signup.queries import waitlist
 from portal.signup.seats import lock_programme
 from portal.signup.transitions import Actor, lock_programmes_of, move, record_event, reload
 
@@ -183,11 +181,7 @@ def close_waitlist(programme_id: int, staff: User, reason: str) -> int:
     """End the waitlist: everyone still waiting is told they were not selected."""
     with transaction() as session:
         programme = lock_programme(programme_id)
-        waiting = session.scalars(
-            select(Application)
-            .where(Application.programme_id == programme_id, Application.state == S.WAITLISTED)
-            .order_by(*waitlist_order())
-        ).all()
+        waiting = session.scalars(waitlist(programme_id)).all()
         for application in waiting:
             move(programme, application, S.REJECTED, Actor.staff(staff), reason)
         return len(waiting)

@@ -24,7 +24,7 @@ from portal.signup.models import (
     Wave,
     WaveStatus,
 )
-from portal.signup.queries import current_wave, waitlist_order
+from portal.signup.queries import current_wave, waitlist
 from portal.signup.seats import free_seats, lock_programme, seats_held
 from portal.signup.transitions import SYSTEM, admit_or_waitlist, move, record_event
 
@@ -117,16 +117,7 @@ def _carry_over_waitlists(programme: Programme, now: datetime, report: CycleRepo
     """Waitlisted people of a wave that has given way to the next move with it, unless that
     wave's waitlist was set not to carry over: then they are told they were not selected."""
     wave = current_wave(programme, now)
-    waiting = db.session.scalars(
-        select(Application)
-        .where(
-            Application.programme_id == programme.id,
-            Application.state == S.WAITLISTED,
-            Application.is_plus_one.is_(False),
-        )
-        .order_by(*waitlist_order())
-    ).all()
-    for application in waiting:
+    for application in db.session.scalars(waitlist(programme.id, plus_one=False)).all():
         old = application.wave
         if old is wave or old.status(now) == WaveStatus.UPCOMING:
             continue
@@ -190,16 +181,7 @@ def _offer_free_seats(programme: Programme, now: datetime, report: CycleReport) 
 def _offer_seats(programme: Programme, free: int, plus_one: bool, wave: Wave | None) -> int:
     if free <= 0:
         return 0
-    query = (
-        select(Application)
-        .where(
-            Application.programme_id == programme.id,
-            Application.state == S.WAITLISTED,
-            Application.is_plus_one.is_(plus_one),
-        )
-        .order_by(*waitlist_order())
-        .limit(free)
-    )
+    query = waitlist(programme.id, plus_one=plus_one).limit(free)
     if wave is not None:
         query = query.where(Application.wave_id == wave.id)
     made = 0

@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.sql.elements import ColumnElement
 
 from portal.auth.models import User
 from portal.core.db import utcnow
@@ -71,33 +72,55 @@ def waitlist_order() -> tuple[Any, ...]:
     )
 
 
+def waitlist(programme_id: int, *, plus_one: bool | None = None) -> Select[Application]:
+    """Who waits in a programme, in waitlist order: delegates (`plus_one=False`), Plus Ones
+    (`True`) or both."""
+    query = select(Application).where(
+        Application.programme_id == programme_id,
+        Application.state == ApplicationState.WAITLISTED,
+    )
+    if plus_one is not None:
+        query = query.where(Application.is_plus_one.is_(plus_one))
+    return query.order_by(*waitlist_order())
+
+
+def waiting_beside(application: Application, *conditions: ColumnElement[bool]) -> int:
+    """How many others (matching `conditions`) wait in the application's waitlist: its
+    programme's delegates, or its Plus Ones."""
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Application)
+            .where(
+                Application.programme_id == application.programme_id,
+                Application.is_plus_one.is_(application.is_plus_one),
+                Application.state == ApplicationState.WAITLISTED,
+                Application.id != application.id,
+                *conditions,
+            )
+        )
+        or 0
+    )
+
+
 def waitlist_position(application: Application) -> int | None:
     """1 for the next in line; None when not on the waitlist."""
     if application.state != ApplicationState.WAITLISTED or application.verified_at is None:
         return None
-    ahead = db.session.scalar(
-        select(func.count())
-        .select_from(Application)
-        .where(
-            Application.programme_id == application.programme_id,
-            Application.is_plus_one.is_(application.is_plus_one),
-            Application.state == ApplicationState.WAITLISTED,
+    ahead = or_(
+        Application.priority > application.priority,
+        and_(
+            Application.priority == application.priority,
             or_(
-                Application.priority > application.priority,
+                Application.verified_at < application.verified_at,
                 and_(
-                    Application.priority == application.priority,
-                    or_(
-                        Application.verified_at < application.verified_at,
-                        and_(
-                            Application.verified_at == application.verified_at,
-                            Application.id < application.id,
-                        ),
-                    ),
+                    Application.verified_at == application.verified_at,
+                    Application.id < application.id,
                 ),
             ),
-        )
+        ),
     )
-    return (ahead or 0) + 1
+    return waiting_beside(application, ahead) + 1
 
 
 def applications_of(user: User) -> list[Application]:

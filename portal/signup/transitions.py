@@ -29,6 +29,7 @@ from portal.signup.models import (
     OfferOutcome,
     Programme,
 )
+from portal.signup.queries import waiting_beside
 from portal.signup.seats import check_room, lock_programme
 
 S = ApplicationState
@@ -155,7 +156,7 @@ def admit_or_waitlist(
     programme: Programme, application: Application, reason: str
 ) -> ApplicationState:
     """Admit while there is room and nobody is waiting ahead; otherwise join the waitlist."""
-    if _waitlist_is_empty(application):
+    if not waiting_beside(application):
         try:
             move(programme, application, S.ADMITTED, SYSTEM, reason)
             return S.ADMITTED
@@ -165,20 +166,6 @@ def admit_or_waitlist(
         reason = f"{reason}: others are waiting ahead"
     move(programme, application, S.WAITLISTED, SYSTEM, reason)
     return S.WAITLISTED
-
-
-def _waitlist_is_empty(application: Application) -> bool:
-    """Nobody else waits in the application's pool (delegates, or Plus Ones)."""
-    return not db.session.scalar(
-        select(func.count())
-        .select_from(Application)
-        .where(
-            Application.programme_id == application.programme_id,
-            Application.is_plus_one.is_(application.is_plus_one),
-            Application.state == S.WAITLISTED,
-            Application.id != application.id,
-        )
-    )
 
 
 def _end_unconfirmed_plus_ones(programme: Programme, sponsor: Application) -> None:

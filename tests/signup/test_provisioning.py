@@ -70,6 +70,35 @@ def test_admission_invites_to_the_team_and_withdrawal_removes(
     assert _github(app, first) == ("removed", None)
 
 
+def test_the_team_status_follows_each_delivery_at_once(
+    app, make_programme, apply_confirmed, github_standin
+):
+    """No periodic job copies what the outbox did: the status changes as it is recorded."""
+    programme = make_programme(capacity=5, mode="fcfs")
+    delegate = apply_confirmed(programme, 1)
+    deliver_outbox(app)
+    assert _github(app, delegate) == ("invited", None)
+    with app.app_context():
+        applying.withdraw(delegate)
+    deliver_outbox(app)
+    assert _github(app, delegate) == ("removed", None)
+
+
+def test_a_removal_behind_an_invitation_that_gave_up_fails_with_it(
+    app, make_programme, apply_confirmed, github_standin
+):
+    app.config["OUTBOX_MAX_ATTEMPTS"] = 1
+    programme = make_programme(capacity=5, mode="fcfs")
+    github_standin.down = True
+    delegate = apply_confirmed(programme, 1)
+    with app.app_context():
+        applying.withdraw(delegate)
+    deliver_outbox(app)
+    state, error = _github(app, delegate)
+    assert state == "failed"
+    assert "depends on is dead" in error
+
+
 def test_a_github_outage_is_retried_until_github_answers(
     app, make_programme, apply_confirmed, github_standin
 ):

@@ -41,7 +41,8 @@ from portal.signup.attributes import (
     SCIENCE_COLLABORATIONS,
 )
 from portal.signup.countries import COUNTRIES
-from portal.signup.models import AdmissionMode, ApplicationState
+from portal.signup.models import AdmissionMode, ApplicationState, Programme
+from portal.signup.reports import QueueFilters, attribute_filter_choices
 
 # GitHub's rules: letters, digits and single hyphens, not at either end, at most 39 characters.
 GITHUB_USERNAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
@@ -258,8 +259,36 @@ class NoteForm(PortalForm):
 
 
 class QueueFilterForm(PortalForm):
+    """The review queue's filters, from the query string, for one programme."""
+
     class Meta:
         csrf = False
+
+    def __init__(self, formdata: Any, *, programme: Programme) -> None:
+        super().__init__(formdata)
+        self.programme_id = programme.id
+        self.wave.choices = choices(
+            [("", "Any wave"), *[(str(w.id), w.name) for w in programme.waves]]
+        )
+        self.attribute.choices = choices([("", "Any attribute"), *attribute_filter_choices()])
+
+    def to_filters(self) -> QueueFilters:
+        """The filters chosen; a value that is not one of its field's choices filters nothing."""
+        valid = self.validate()
+
+        def value(name: str) -> str:
+            return "" if not valid and self[name].errors else str(self[name].data or "")
+
+        wave = value("wave")
+        return QueueFilters(
+            programme_id=self.programme_id,
+            wave_id=int(wave) if wave.isdigit() else None,
+            state=value("state"),
+            attribute=value("attribute"),
+            q=value("q"),
+            sort=value("sort") or "waitlist",
+            plus_one=value("plus_one"),
+        )
 
     wave = SelectField("Wave", validators=[Optional()])
     state = SelectField(

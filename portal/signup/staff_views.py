@@ -23,7 +23,7 @@ from flask_login import current_user
 
 from portal.auth.forms import ConfirmForm
 from portal.core.db import utcnow
-from portal.core.forms import choices, form_page
+from portal.core.forms import form_page
 from portal.core.security import staff_required
 from portal.core.templating import add_nav_item
 from portal.extensions import db
@@ -136,25 +136,10 @@ def close_waitlist(programme_id: int) -> ResponseReturnValue:
 
 
 def _queue(programme: Programme, bulk_form: BulkDecisionForm) -> str:
-    form = QueueFilterForm(request.args)
-    form.wave.choices = choices([("", "Any wave"), *[(str(w.id), w.name) for w in programme.waves]])
-    form.attribute.choices = choices([("", "Any attribute"), *reports.attribute_filter_choices()])
-    valid = form.validate()
-
-    def value(name: str) -> str:
-        return "" if not valid and form[name].errors else str(form[name].data or "")
-
-    wave = value("wave")
-    filters = reports.QueueFilters(
-        programme_id=programme.id,
-        wave_id=int(wave) if wave.isdigit() else None,
-        state=value("state"),
-        attribute=value("attribute"),
-        q=value("q"),
-        sort=value("sort") or "waitlist",
-        plus_one=value("plus_one"),
+    form = QueueFilterForm(request.args, programme=programme)
+    page = db.paginate(
+        reports.application_query(form.to_filters()), per_page=PER_PAGE, error_out=False
     )
-    page = db.paginate(reports.application_query(filters), per_page=PER_PAGE, error_out=False)
     return render_template(
         "signup/staff/applications.html",
         programme=programme,

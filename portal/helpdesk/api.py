@@ -155,15 +155,7 @@ def create_ticket() -> ResponseReturnValue:
         if found is None:
             return api_error(422, "requester_email: no account has this address.")
         requester = found
-    ticket = requesters.create_ticket(
-        requester,
-        subject=form.subject.data or "",
-        description=form.description.data or "",
-        category=form.category.data or "",
-        priority=form.priority.data or "",
-        created_by=user,
-        via=Via.API,
-    )
+    ticket = requesters.create_ticket(requester, **form.ticket(), created_by=user, via=Via.API)
     return jsonify(ticket=ticket_json(ticket)), 201
 
 

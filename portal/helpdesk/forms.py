@@ -4,7 +4,7 @@ replies and tier settings."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, TypedDict
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
@@ -26,7 +26,7 @@ from portal.core.forms import PortalForm, choices
 from portal.core.roles import TOP_TIER, SupportTier
 from portal.helpdesk import attachments
 from portal.helpdesk.business_hours import WEEKDAYS, CalendarError, parse_day_hours
-from portal.helpdesk.models import Category, Priority, SlaTarget, TicketState
+from portal.helpdesk.models import CannedReply, Category, Priority, SlaTarget, TicketState
 from portal.helpdesk.queries import ANY_OPEN, ANY_STATE, UNASSIGNED, QueueFilter, QueueView, Sort
 
 
@@ -63,7 +63,7 @@ def canned_tier_choices(user: User) -> list[tuple[str, str]]:
     """What `user` may write canned replies for: admins any tier or every tier at once, staff
     their own tier, staff without a tier nothing."""
     if user.is_admin:
-        return SupportTier.choices(blank="Every tier")
+        return SupportTier.choices(blank=CannedReply.EVERY_TIER)
     return [pair for pair in SupportTier.choices() if pair[0] == str(user.support_tier)]
 
 
@@ -88,6 +88,13 @@ def attachments_field(label: str = "Attachments") -> AttachmentsField:
         f"({attachments.allowed_extensions_text()}; up to {attachments.MAX_FILES_PER_MESSAGE} "
         "files).",
     )
+
+
+class TicketFields(TypedDict):
+    subject: str
+    description: str
+    category: str
+    priority: str
 
 
 class NewTicketForm(PortalForm):
@@ -115,6 +122,15 @@ class NewTicketForm(PortalForm):
     def __init__(self, *args: Any, allow_urgent: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.priority.choices = choices(_priority_pairs(allow_urgent))
+
+    def ticket(self) -> TicketFields:
+        """The ticket the form describes, as `create_ticket` takes it."""
+        return {
+            "subject": self.subject.data or "",
+            "description": self.description.data or "",
+            "category": self.category.data or "",
+            "priority": self.priority.data or "",
+        }
 
 
 class ReplyForm(PortalForm):

@@ -420,9 +420,11 @@ class CannedReply(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    EVERY_TIER = "Every tier"
+
     @property
     def tier_label(self) -> str:
-        return SupportTier(self.tier).label if self.tier else "Every tier"
+        return SupportTier(self.tier).label if self.tier else self.EVERY_TIER
 
 
 # Business minutes (urgent: calendar minutes, round the clock) per priority and target. Each

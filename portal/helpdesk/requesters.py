@@ -14,7 +14,7 @@ from portal.extensions import db
 from portal.helpdesk import search, sla
 from portal.helpdesk import slack as slack_messages
 from portal.helpdesk.attachments import Upload
-from portal.helpdesk.errors import HelpdeskError, InvalidTransition, NotAllowed, TicketNotFound
+from portal.helpdesk.errors import HelpdeskError, InvalidTransition, NotAllowed
 from portal.helpdesk.models import (
     Category,
     EventKind,
@@ -28,10 +28,10 @@ from portal.helpdesk.tickets import (
     add_message,
     apply_state,
     broadcast,
-    change,
-    lock_ticket,
+    lock_for_requester,
     mail_requester,
     message_body,
+    move_to,
     record_event,
     store_uploads,
     unit_with_files,
@@ -120,10 +120,8 @@ def add_requester_reply(
     within the reopen window, and staff owe an update from now."""
     text = message_body(body)
     with unit_with_files() as stored:
-        ticket = lock_ticket(number)
+        ticket = lock_for_requester(requester, number)
         now = now or utcnow()
-        if ticket.requester_id != requester.id:
-            raise TicketNotFound()
         if not requester_can_reply(ticket, now):
             raise InvalidTransition(
                 "This ticket is closed. Please file a new ticket and mention this one "
@@ -147,16 +145,7 @@ def add_requester_reply(
             apply_state(ticket, TicketState.OPEN, now, settings)
             record_event(ticket, requester, EventKind.REOPENED, via, public=True, now=now)
         elif state is TicketState.WAITING_ON_REQUESTER:
-            apply_state(ticket, TicketState.OPEN, now, settings)
-            record_event(
-                ticket,
-                requester,
-                EventKind.STATE_CHANGED,
-                via,
-                public=True,
-                now=now,
-                **change(state.value, TicketState.OPEN.value),
-            )
+            move_to(ticket, TicketState.OPEN, now, requester, via)
         if ticket.first_response_at is not None and ticket.update_started_at is None:
             ticket.update_started_at = now
         sla.recompute_due_times(ticket, settings)
@@ -183,23 +172,11 @@ def add_requester_reply(
 def mark_solved(requester: User, number: int, via: Via = Via.WEB) -> Ticket:
     """The requester says their problem is solved."""
     with transaction():
-        ticket = lock_ticket(number)
-        if ticket.requester_id != requester.id:
-            raise TicketNotFound()
+        ticket = lock_for_requester(requester, number)
         if not ticket.is_open:
             raise InvalidTransition("This ticket is already resolved.")
         now = utcnow()
-        old = apply_state(ticket, TicketState.RESOLVED, now, sla.tier_settings(ticket.tier))
-        record_event(
-            ticket,
-            requester,
-            EventKind.STATE_CHANGED,
-            via,
-            public=True,
-            now=now,
-            **change(old.value, TicketState.RESOLVED.value),
-            by_requester=True,
-        )
+        move_to(ticket, TicketState.RESOLVED, now, requester, via, by_requester=True)
         ticket.updated_at = now
         slack_messages.update_living_messages(ticket, "Marked solved by the requester", now)
         return ticket
@@ -218,9 +195,7 @@ def rate_ticket(
     if not 1 <= rating <= 5:
         raise HelpdeskError("Choose a rating from 1 to 5.", field="rating")
     with transaction():
-        ticket = lock_ticket(number)
-        if ticket.requester_id != requester.id:
-            raise TicketNotFound()
+        ticket = lock_for_requester(requester, number)
         now = now or utcnow()
         if ticket.is_open:
             raise InvalidTransition("You can rate the help once the ticket is resolved.")

@@ -100,10 +100,15 @@ def resolution_due(ticket: Ticket, settings: TierSettings, now: datetime) -> dat
 
 
 def record_outcome(
-    ticket: Ticket, target: SlaTarget, due_at: datetime | None, now: datetime, *, met: bool
+    ticket: Ticket,
+    target: SlaTarget,
+    due_at: datetime | None,
+    now: datetime,
+    *,
+    met: bool | None = None,
 ) -> None:
     """Remember whether a target was met in the ticket's current tier (nothing when it had no
-    running clock)."""
+    running clock); unless told, it was met if `now` is by its due time."""
     if due_at is None:
         return
     db.session.add(
@@ -114,6 +119,6 @@ def record_outcome(
             target=target,
             due_at=due_at,
             completed_at=now,
-            met=met,
+            met=now <= due_at if met is None else met,
         )
     )

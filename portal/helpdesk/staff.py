@@ -27,15 +27,16 @@ from portal.helpdesk.models import (
 from portal.helpdesk.tickets import (
     actor_name,
     add_message,
-    apply_state,
     broadcast,
     can_work_on,
     change,
-    change_tier,
     check_transition,
+    hand_over,
+    lock_for_worker,
     lock_ticket,
     mail_requester,
     message_body,
+    move_to,
     notify_state,
     rate_link,
     reason_for,
@@ -87,16 +88,7 @@ def add_staff_message(
         if target_state is None and not internal and ticket.state is TicketState.NEW:
             target_state = TicketState.OPEN
         if target_state is not None and target_state != ticket.state:
-            old = apply_state(ticket, target_state, now, settings)
-            record_event(
-                ticket,
-                actor,
-                EventKind.STATE_CHANGED,
-                via,
-                public=True,
-                now=now,
-                **change(old.value, target_state.value),
-            )
+            move_to(ticket, target_state, now, actor, via)
         sla.recompute_due_times(ticket, None if ticket.clock_stopped else settings)
         ticket.updated_at = now
         if internal:
@@ -124,23 +116,11 @@ def add_staff_message(
 def _answer_targets(ticket: Ticket, now: datetime) -> None:
     """A public staff reply meets the first-response target (or the update target)."""
     if ticket.first_response_at is None:
-        sla.record_outcome(
-            ticket,
-            SlaTarget.FIRST_RESPONSE,
-            ticket.first_response_due_at,
-            now,
-            met=ticket.first_response_due_at is not None and now <= ticket.first_response_due_at,
-        )
+        sla.record_outcome(ticket, SlaTarget.FIRST_RESPONSE, ticket.first_response_due_at, now)
         ticket.first_response_at = now
         ticket.first_response_tier = ticket.tier
     if ticket.update_started_at is not None:
-        sla.record_outcome(
-            ticket,
-            SlaTarget.UPDATE,
-            ticket.update_due_at,
-            now,
-            met=ticket.update_due_at is not None and now <= ticket.update_due_at,
-        )
+        sla.record_outcome(ticket, SlaTarget.UPDATE, ticket.update_due_at, now)
         ticket.update_started_at = None
 
 
@@ -156,27 +136,20 @@ def change_state(
     """Staff move a ticket through the state machine (STAFF_TRANSITIONS)."""
     target = TicketState(new_state)
     with transaction():
-        ticket = lock_ticket(number)
-        require_worker(actor, ticket)
+        ticket = lock_for_worker(actor, number)
         check_transition(ticket, target)
         if target == ticket.state:
             return ticket
         now = now or utcnow()
         old_label = ticket.state.requester_label
-        old = apply_state(ticket, target, now, sla.tier_settings(ticket.tier))
-        kind = (
-            EventKind.REOPENED
-            if old is TicketState.RESOLVED and target.is_open
-            else EventKind.STATE_CHANGED
-        )
-        record_event(
+        reopened = ticket.state is TicketState.RESOLVED and target.is_open
+        move_to(
             ticket,
+            target,
+            now,
             actor,
-            kind,
             via,
-            public=True,
-            now=now,
-            **change(old.value, target.value),
+            kind=EventKind.REOPENED if reopened else EventKind.STATE_CHANGED,
             reason=reason.strip() or None,
         )
         ticket.updated_at = now
@@ -190,10 +163,7 @@ def claim_ticket(
 ) -> Ticket:
     """Take an unassigned ticket (claiming your own ticket again changes nothing)."""
     with transaction():
-        ticket = lock_ticket(number)
-        require_worker(actor, ticket)
-        if not ticket.is_open:
-            raise InvalidTransition("Only open tickets can be claimed.")
+        ticket = lock_for_worker(actor, number, open_only="Only open tickets can be claimed.")
         if ticket.assignee_id == actor.id:
             return ticket
         if ticket.assignee_id is not None:
@@ -208,10 +178,7 @@ def claim_ticket(
 def assign_ticket(actor: User, number: int, assignee_id: int | None, via: Via = Via.WEB) -> Ticket:
     """Give the ticket to a staff member who can work on its tier, or unassign it."""
     with transaction():
-        ticket = lock_ticket(number)
-        require_worker(actor, ticket)
-        if not ticket.is_open:
-            raise InvalidTransition("Only open tickets can be assigned.")
+        ticket = lock_for_worker(actor, number, open_only="Only open tickets can be assigned.")
         if assignee_id == ticket.assignee_id:
             return ticket
         now = utcnow()
@@ -247,16 +214,7 @@ def _assign(
     )
     old_label = ticket.state.requester_label
     if ticket.state is TicketState.NEW:
-        apply_state(ticket, TicketState.OPEN, now, sla.tier_settings(ticket.tier))
-        record_event(
-            ticket,
-            actor,
-            EventKind.STATE_CHANGED,
-            via,
-            public=True,
-            now=now,
-            **change(TicketState.NEW.value, TicketState.OPEN.value),
-        )
+        move_to(ticket, TicketState.OPEN, now, actor, via)
         notify_state(ticket, old_label)
     ticket.updated_at = now
     headline = (
@@ -271,8 +229,7 @@ def acknowledge_ticket(actor: User, number: int, via: Via = Via.SLACK) -> Ticket
     """A staff member says they have seen the page (from Slack); recorded, and shown in the
     ticket's living messages."""
     with transaction():
-        ticket = lock_ticket(number)
-        require_worker(actor, ticket)
+        ticket = lock_for_worker(actor, number)
         now = utcnow()
         record_event(ticket, actor, EventKind.ACKNOWLEDGED, via, now=now)
         slack_messages.update_living_messages(ticket, f"Acknowledged by {actor.full_name}", now)
@@ -285,22 +242,20 @@ def escalate_ticket(
     """Hand the ticket to the next tier by hand, with a reason."""
     reason = reason_for(reason, "Give a reason for the escalation.")
     with transaction():
-        ticket = lock_ticket(number)
-        require_worker(actor, ticket)
-        if not ticket.is_open:
-            raise InvalidTransition("Only open tickets can be escalated.")
+        ticket = lock_for_worker(actor, number, open_only="Only open tickets can be escalated.")
         if ticket.tier_enum.is_top:
             raise InvalidTransition(
                 f"This ticket is already with the experts ({TOP_TIER.short_label.lower()})."
             )
-        now = now or utcnow()
-        old_tier = ticket.tier
-        settings = change_tier(
-            ticket, SupportTier(old_tier + 1), now, actor, EventKind.ESCALATED, via, reason
-        )
-        ticket.updated_at = now
-        broadcast(
-            ticket, settings, f"Escalated from tier {old_tier} by {actor.full_name}: {reason}", now
+        hand_over(
+            ticket,
+            SupportTier(ticket.tier + 1),
+            now or utcnow(),
+            actor,
+            EventKind.ESCALATED,
+            via,
+            reason=reason,
+            headline=f"Escalated from tier {ticket.tier} by {actor.full_name}: {reason}",
         )
         return ticket
 
@@ -311,24 +266,19 @@ def deescalate_ticket(
     """Hand the ticket back to a lower tier, with a reason."""
     reason = reason_for(reason, "Give a reason for moving the ticket back.")
     with transaction():
-        ticket = lock_ticket(number)
-        require_worker(actor, ticket)
-        if not ticket.is_open:
-            raise InvalidTransition("Only open tickets can change tier.")
+        ticket = lock_for_worker(actor, number, open_only="Only open tickets can change tier.")
         if to_tier not in SupportTier or to_tier >= ticket.tier:
             raise InvalidTransition("Choose a lower tier than the ticket's current one.")
-        now = utcnow()
-        old_tier = ticket.tier
-        settings = change_tier(
-            ticket, SupportTier(to_tier), now, actor, EventKind.DEESCALATED, via, reason
-        )
-        ticket.updated_at = now
         # The lower tier learns of it like any other hand-over (in its business hours).
-        broadcast(
+        hand_over(
             ticket,
-            settings,
-            f"Handed back from tier {old_tier} by {actor.full_name}: {reason}",
-            now,
+            SupportTier(to_tier),
+            utcnow(),
+            actor,
+            EventKind.DEESCALATED,
+            via,
+            reason=reason,
+            headline=f"Handed back from tier {ticket.tier} by {actor.full_name}: {reason}",
         )
         return ticket
 
@@ -347,8 +297,7 @@ def update_properties(
     new_priority = Priority(priority)
     new_category = Category(category)
     with transaction():
-        ticket = lock_ticket(number)
-        require_worker(actor, ticket)
+        ticket = lock_for_worker(actor, number)
         now = now or utcnow()
         settings = sla.tier_settings(ticket.tier)
         changed = False

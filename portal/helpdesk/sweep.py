@@ -17,10 +17,9 @@ from portal.helpdesk import sla
 from portal.helpdesk import slack as slack_messages
 from portal.helpdesk.models import EventKind, SlaTarget, Ticket, TicketState, TierSettings, Via
 from portal.helpdesk.tickets import (
-    apply_state,
     broadcast,
-    change,
-    change_tier,
+    hand_over,
+    move_to,
     notify_state,
     record_event,
     reopen_window,
@@ -124,21 +123,15 @@ def _breach(
     key = f"helpdesk:{ticket.id}:breach:{ticket.tier}:{first_target.value}:{first_due.isoformat()}"
     ticket.updated_at = now
     if not ticket.tier_enum.is_top:
-        old_tier = ticket.tier
-        settings = change_tier(
+        hand_over(
             ticket,
-            SupportTier(old_tier + 1),
+            SupportTier(ticket.tier + 1),
             now,
             None,
             EventKind.ESCALATED,
             Via.SYSTEM,
-            f"SLA breached: {names}",
-        )
-        broadcast(
-            ticket,
-            settings,
-            f"Escalated automatically from tier {old_tier}: {names} breached",
-            now,
+            reason=f"SLA breached: {names}",
+            headline=f"Escalated automatically from tier {ticket.tier}: {names} breached",
             dedupe_key=key,
         )
         return True
@@ -172,16 +165,6 @@ def close_resolved_tickets(batch: int = 500) -> int:
 def close_resolved(ticket: Ticket, now: datetime) -> None:
     """Close a resolved ticket whose reopen window has passed, and tell the requester."""
     old_label = ticket.state.requester_label
-    apply_state(ticket, TicketState.CLOSED, now, sla.tier_settings(ticket.tier))
-    record_event(
-        ticket,
-        None,
-        EventKind.STATE_CHANGED,
-        Via.SYSTEM,
-        public=True,
-        now=now,
-        **change(TicketState.RESOLVED.value, TicketState.CLOSED.value),
-        auto=True,
-    )
+    move_to(ticket, TicketState.CLOSED, now, None, Via.SYSTEM, auto=True)
     ticket.updated_at = now
     notify_state(ticket, old_label)

@@ -187,6 +187,24 @@ def lock_ticket(number: int) -> Ticket:
     return ticket
 
 
+def lock_for_requester(requester: User, number: int) -> Ticket:
+    """The requester's own ticket, locked (anyone else's does not exist for them)."""
+    ticket = lock_ticket(number)
+    if ticket.requester_id != requester.id:
+        raise TicketNotFound()
+    return ticket
+
+
+def lock_for_worker(actor: User, number: int, *, open_only: str | None = None) -> Ticket:
+    """The ticket, locked for a staff action that `actor` must be able to work on; with
+    `open_only`, the refusal when the ticket is resolved or closed."""
+    ticket = lock_ticket(number)
+    require_worker(actor, ticket)
+    if open_only is not None and not ticket.is_open:
+        raise InvalidTransition(open_only)
+    return ticket
+
+
 def record_event(
     ticket: Ticket,
     actor: User | None,
@@ -292,9 +310,8 @@ def apply_state(
     if new == old:
         return old
     if new is TicketState.RESOLVED:
-        due = sla.resolution_due(ticket, settings, now)
         sla.record_outcome(
-            ticket, SlaTarget.RESOLUTION, due, now, met=due is not None and now <= due
+            ticket, SlaTarget.RESOLUTION, sla.resolution_due(ticket, settings, now), now
         )
         ticket.resolved_at = now
         ticket.resolution_tier = ticket.tier
@@ -311,17 +328,38 @@ def apply_state(
     return old
 
 
-def change_tier(
+def move_to(
+    ticket: Ticket,
+    new: TicketState,
+    now: datetime,
+    actor: User | None,
+    via: Via,
+    *,
+    kind: EventKind = EventKind.STATE_CHANGED,
+    **data: Any,
+) -> TicketState:
+    """Move the ticket to `new` and record the change in the history the requester sees too;
+    returns the old state."""
+    old = apply_state(ticket, new, now, sla.tier_settings(ticket.tier))
+    record_event(ticket, actor, kind, via, public=True, now=now, **change(old, new), **data)
+    return old
+
+
+def hand_over(
     ticket: Ticket,
     new_tier: SupportTier,
     now: datetime,
     actor: User | None,
     kind: EventKind,
     via: Via,
+    *,
     reason: str,
-) -> TierSettings:
+    headline: str,
+    dedupe_key: str | None = None,
+) -> None:
     """Move the ticket to another tier: it leaves its assignee (it belongs in the new tier's
-    unassigned queue) and the new tier's SLA starts now."""
+    unassigned queue), the new tier's SLA starts now, and the new tier's channel hears of it
+    (`headline`) as do the channels it was already in."""
     old_tier = ticket.tier
     previous_assignee = ticket.assignee
     ticket.tier = new_tier
@@ -340,7 +378,8 @@ def change_tier(
         auto=actor is None,
         unassigned=previous_assignee.full_name if previous_assignee else None,
     )
-    return settings
+    ticket.updated_at = now
+    broadcast(ticket, settings, headline, now, dedupe_key=dedupe_key)
 
 
 def broadcast(

@@ -82,12 +82,7 @@ def new() -> ResponseReturnValue:
     if form.validate_on_submit():
         try:
             ticket = requesters.create_ticket(
-                current_user,
-                subject=form.subject.data or "",
-                description=form.description.data or "",
-                category=form.category.data or "",
-                priority=form.priority.data or "",
-                uploads=form.attachments.uploads,
+                current_user, **form.ticket(), uploads=form.attachments.uploads
             )
         except UserError as refusal:
             show_refusal(form, refusal)

@@ -16,7 +16,7 @@ from portal.auth.models import User
 from portal.core.db import utcnow
 from portal.core.roles import Role, SupportTier
 from portal.extensions import db
-from portal.helpdesk import services as helpdesk_services
+from portal.helpdesk import settings as helpdesk_settings
 from portal.signup import applying, jobs, links, queries
 from portal.signup.models import Application, ApplicationState, Programme
 from portal.signup.seats import free_seats
@@ -176,7 +176,7 @@ class Arranger:
         with self.app.app_context():
             admin = auth_services.find_user_by_email(ADMIN_EMAIL)
             assert admin is not None
-            helpdesk_services.save_tier_settings(
+            helpdesk_settings.save_tier_settings(
                 admin,
                 tier,
                 slack_channel_id=channel,

@@ -4,6 +4,7 @@ databases."""
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,6 +44,26 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
         admin.dispose()
 
 
+def _partial_indexes() -> dict[str, str]:
+    """Each partial index of the models, with the SQL of its predicate."""
+    found = {}
+    for table in db.metadata.sorted_tables:
+        for index in table.indexes:
+            where = index.dialect_options["postgresql"].get("where")
+            if where is not None:
+                found[str(index.name)] = str(where)
+    return found
+
+
+def _index_definition(name: str) -> str | None:
+    if db.engine.dialect.name == "sqlite":
+        sql = "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = :name"
+    else:
+        sql = "SELECT indexdef FROM pg_indexes WHERE indexname = :name"
+    with db.engine.connect() as connection:
+        return connection.execute(text(sql), {"name": name}).scalar()
+
+
 def test_there_is_a_single_head(tmp_path):
     app = create_app({"PORTAL_ENV": "testing", "SECRET_KEY": "x", "INSTANCE_PATH": str(tmp_path)})
     with app.app_context():
@@ -66,6 +87,14 @@ def test_upgrade_check_and_downgrade(empty_database, tmp_path):
         assert {t.name for t in db.metadata.sorted_tables} <= tables
         # The models and the migrations describe the same schema (alembic check).
         check()
+        # alembic check does not compare partial indexes' predicates: compare them here.
+        for name, predicate in _partial_indexes().items():
+            definition = _index_definition(name)
+            assert definition is not None, f"{name} missing"
+            # PostgreSQL prints the predicate in its own form: compare the words that matter.
+            where = definition.partition(" WHERE ")[2]
+            assert where, f"{name} is not partial: {definition}"
+            assert set(re.findall(r"'(\w+)'", predicate)) == set(re.findall(r"'(\w+)'", where))
         downgrade(revision="base")
         remaining = set(inspect(db.engine).get_table_names()) - {"alembic_version"}
         assert remaining == set()

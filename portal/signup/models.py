@@ -183,6 +183,7 @@ class Wave(Base):
     programme: Mapped[Programme] = relationship(back_populates="waves")
 
     def status(self, now: datetime) -> WaveStatus:
+        """Upcoming, open or closed at the moment `now`."""
         if now < self.opens_at:
             return WaveStatus.UPCOMING
         if self.closes_at is None or now < self.closes_at:

@@ -1,6 +1,7 @@
 """Public pages of sign-up: the application form, email confirmation, the status page and its
 actions (withdraw, answer an offer, confirm a Plus One), and a signed-in person's applications.
-`init_app` also registers the staff, admin and API pages, the worker jobs and the commands."""
+`init_app` also registers the staff, admin and API pages, the worker job, the outbox delivery
+hook and the commands."""
 
 from __future__ import annotations
 
@@ -120,7 +121,8 @@ def apply() -> ResponseReturnValue:
         try:
             result = applying.submit_application(programme.id, _input(form), user)
         except SignupError as exc:
-            (form[exc.field].errors if exc.field else form.form_errors).append(exc.message)
+            shown_with = form[exc.field].errors if exc.field else form.form_errors
+            shown_with.append(exc.message)
         else:
             if result.needs_verification:
                 return render_template(

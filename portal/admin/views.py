@@ -71,7 +71,7 @@ def invite_staff() -> ResponseReturnValue:
                 tier=form.tier.data,
             )
         except auth_services.AuthError as exc:
-            form.email.errors = [*form.email.errors, exc.message]
+            form.show_refusal(exc, field="email")
         else:
             flash(
                 f"{user.email} is invited; they will receive a link to set a password.", "success"
@@ -91,7 +91,7 @@ def edit_user(user_id: int) -> ResponseReturnValue:
             if bool(form.active.data) != user.active:
                 auth_services.set_active(user, bool(form.active.data))
         except auth_services.AuthError as exc:
-            form.form_errors.append(exc.message)
+            form.show_refusal(exc)
         else:
             flash(f"Saved {user.email}.", "success")
             return redirect(url_for("admin.users"))

@@ -117,10 +117,10 @@ def login() -> ResponseReturnValue:
         try:
             user = services.authenticate(form.email.data or "", form.password.data or "")
         except services.EmailNotVerified as exc:
-            form.form_errors.append(exc.message)
+            form.show_refusal(exc)
             unverified = True
         except services.AuthError as exc:
-            form.form_errors.append(exc.message)
+            form.show_refusal(exc)
         else:
             _start_session(user, bool(form.remember.data))
             services.record_login(user)
@@ -268,7 +268,7 @@ def profile() -> ResponseReturnValue:
                 slack_user_id=form.slack_user_id.data,
             )
         except services.AuthError as exc:
-            form.slack_user_id.errors = [*form.slack_user_id.errors, exc.message]
+            form.show_refusal(exc, field="slack_user_id")
         else:
             flash("Your details are saved.", "success")
             return redirect(url_for("account.profile"))
@@ -287,7 +287,7 @@ def change_password() -> ResponseReturnValue:
                 current_user, form.current.data or "", form.password.data or ""
             )
         except services.AuthError as exc:
-            form.current.errors = [*form.current.errors, exc.message]
+            form.show_refusal(exc, field="current")
         else:
             _start_session(current_user._get_current_object())
             flash("Your password is changed; other devices are signed out.", "success")

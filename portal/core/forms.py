@@ -15,6 +15,8 @@ from wtforms.csrf.core import CSRFTokenField
 from wtforms.fields.choices import Choice, SelectChoice
 from wtforms.form import BaseForm
 
+from portal.core.errors import NotFound, UserError
+
 
 class PortalForm(FlaskForm):
     """The base of every form in the portal.
@@ -22,6 +24,18 @@ class PortalForm(FlaskForm):
     The CSRF input is rendered without an id: a page with several forms would otherwise repeat
     `id="csrf_token"`, which is invalid HTML and confuses label lookups.
     """
+
+    def show_refusal(self, refusal: UserError, field: str | None = None) -> None:
+        """Put a service's refusal beside the field it names (or `field`), else above the form.
+        Something that does not exist is no form's error: it goes on to the app's handler."""
+        if isinstance(refusal, NotFound):
+            raise refusal
+        name = refusal.field or field
+        target = self._fields.get(name) if name else None
+        if target is not None:
+            target.errors = [*target.errors, refusal.message]
+        else:
+            self.form_errors.append(refusal.message)
 
     class Meta:
         def render_field(self, field: Field, render_kw: dict[str, Any]) -> Markup:

@@ -21,25 +21,12 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from portal.auth.models import User
-from portal.core.errors import NotFound, UserError
 from portal.core.forms import PortalForm, choices
 from portal.core.roles import TOP_TIER, SupportTier
 from portal.helpdesk import attachments
 from portal.helpdesk.business_hours import WEEKDAYS, CalendarError, parse_day_hours
 from portal.helpdesk.models import CannedReply, Category, Priority, SlaTarget, TicketState
 from portal.helpdesk.queries import ANY_OPEN, ANY_STATE, UNASSIGNED, QueueFilter, QueueView, Sort
-
-
-def show_refusal(form: PortalForm, refusal: UserError) -> None:
-    """Put a service's refusal beside the field it names, or above the form. Something that
-    does not exist is no form's error: it goes on to the app's handler (a 404 page)."""
-    if isinstance(refusal, NotFound):
-        raise refusal
-    field = form._fields.get(refusal.field) if refusal.field else None
-    if field is not None:
-        field.errors = [*field.errors, refusal.message]
-    else:
-        form.form_errors.append(refusal.message)
 
 
 def _priority_pairs(allow_urgent: bool) -> list[tuple[str, str]]:

@@ -30,7 +30,6 @@ from portal.helpdesk.forms import (
     TierSettingsForm,
     canned_tier_choices,
     lower_tier_choices,
-    show_refusal,
     sla_field_name,
     staff_choices,
 )
@@ -110,7 +109,7 @@ def _render_ticket(
     defaults["deescalate_form"].tier.choices = choices(lower_tier_choices(loaded.tier))
     if refused is not None:
         form_name, refusal = refused
-        show_refusal(defaults[form_name], refusal)
+        defaults[form_name].show_refusal(refusal)
     return render_template(
         "helpdesk/staff_ticket.html",
         ticket=loaded,
@@ -331,7 +330,7 @@ def edit_canned(reply_id: int | None = None) -> ResponseReturnValue:
                 body=form.body.data or "",
             )
         except UserError as refusal:
-            show_refusal(form, refusal)
+            form.show_refusal(refusal)
         else:
             flash("Canned reply saved.", "success")
             return redirect(url_for("helpdesk_staff.canned_replies"))
@@ -388,7 +387,7 @@ def edit_tier(tier: int) -> ResponseReturnValue:
                 warning_minutes=int(form.warning_minutes.data or 0),
             )
         except UserError as refusal:
-            show_refusal(form, refusal)
+            form.show_refusal(refusal)
         else:
             flash(f"Settings of {SupportTier(tier).label} saved.", "success")
             return redirect(url_for("helpdesk_staff.tiers"))

@@ -38,7 +38,7 @@ from portal.helpdesk import (
     sweep,
     tickets,
 )
-from portal.helpdesk.forms import NewTicketForm, RatingForm, ReplyForm, show_refusal
+from portal.helpdesk.forms import NewTicketForm, RatingForm, ReplyForm
 from portal.helpdesk.history import describe_event
 from portal.helpdesk.models import Ticket, TicketState
 from portal.outbox.worker import register_job
@@ -85,7 +85,7 @@ def new() -> ResponseReturnValue:
                 current_user, **form.ticket(), uploads=form.attachments.uploads
             )
         except UserError as refusal:
-            show_refusal(form, refusal)
+            form.show_refusal(refusal)
         else:
             flash(
                 f"Ticket #{ticket.id} is filed. We will email you when the help desk answers.",
@@ -162,7 +162,7 @@ def reply(number: int) -> ResponseReturnValue:
                 current_user, number, form.body.data or "", form.attachments.uploads
             )
         except UserError as refusal:
-            show_refusal(form, refusal)
+            form.show_refusal(refusal)
         else:
             flash("Your reply is added; the help desk has been told.", "success")
             return redirect(url_for("helpdesk.ticket", number=number, _anchor="conversation-end"))
@@ -196,7 +196,7 @@ def rate(number: int) -> ResponseReturnValue:
                 current_user, number, int(form.rating.data or 0), form.comment.data or ""
             )
         except UserError as refusal:
-            show_refusal(form, refusal)
+            form.show_refusal(refusal)
         else:
             flash("Thank you for rating the help.", "success")
             return redirect(url_for("helpdesk.ticket", number=number))

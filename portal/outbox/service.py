@@ -331,11 +331,10 @@ def retry_dead_message(message_id: int) -> OutboxMessage | None:
 
 def messages_by_state() -> dict[MessageState, int]:
     """How many messages are in each delivery state."""
-    return dict(
-        db.session.execute(select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state))
-        .tuples()
-        .all()
+    rows = db.session.execute(
+        select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)
     )
+    return dict(rows.all())
 
 
 def message_search(state: str) -> Select[OutboxMessage]:

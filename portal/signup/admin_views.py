@@ -69,7 +69,7 @@ def _save_programme(programme: Programme | None, form: ProgrammeForm) -> Respons
                 programme.id if programme else None, _programme_values(form)
             )
         except SignupError as exc:
-            form.form_errors.append(exc.message)
+            form.show_refusal(exc)
         else:
             flash(f"{saved.name} is saved.", "success")
             return redirect(url_for("signup_admin.index"))
@@ -106,7 +106,7 @@ def _save_wave(programme: Programme, wave: Wave | None, form: WaveForm) -> Respo
         try:
             saved = programmes.save_wave(programme.id, wave.id if wave else None, values)
         except SignupError as exc:
-            form.form_errors.append(exc.message)
+            form.show_refusal(exc)
         else:
             flash(f"{saved.name} is saved.", "success")
             return redirect(url_for("signup_admin.index"))
@@ -155,7 +155,7 @@ def targets(programme_id: int) -> ResponseReturnValue:
         try:
             programmes.save_targets(programme.id, fractions, weights)
         except SignupError as exc:
-            form.form_errors.append(exc.message)
+            form.show_refusal(exc)
         else:
             flash(f"The targets of {programme.name} are saved.", "success")
             return redirect(url_for("signup_admin.index"))

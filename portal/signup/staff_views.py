@@ -249,7 +249,7 @@ def cohort(wave_id: int) -> ResponseReturnValue:
         try:
             run = selection.propose(wave.id, form.size.data or 0, form.seed.data or 0, current_user)
         except NotAllowed as exc:
-            form.form_errors.append(exc.message)
+            form.show_refusal(exc)
         else:
             return redirect(url_for("signup_staff.cohort_run", run_id=run.id))
     return form_page(

@@ -121,8 +121,7 @@ def apply() -> ResponseReturnValue:
         try:
             result = applying.submit_application(programme.id, _input(form), user)
         except SignupError as exc:
-            shown_with = form[exc.field].errors if exc.field else form.form_errors
-            shown_with.append(exc.message)
+            form.show_refusal(exc)
         else:
             if result.needs_verification:
                 return render_template(

@@ -1,0 +1,22 @@
+"""audit log
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-12-04 19:00:00.000000
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = '0008'
+down_revision = '0007'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    pass
+
+
+def downgrade():
+    pass

@@ -1,5 +1,10 @@
 """Fixtures: the portal on SQLite and (with TEST_DATABASE_URL) PostgreSQL, a real SMTP server,
-local HTTP stand-ins for Slack and GitHub, and a client that sends CSRF tokens like a browser."""
+local HTTP stand-ins for Slack and GitHub, and a client that sends CSRF tokens like a browser.
+
+The app and its schema are built once per run and database. Each test then starts on empty
+tables, with the settings the app was built with plus its own folders and `app_config`, and
+with fresh rate limits; a test whose `app_config` changes what the app is built from (or that
+is marked `own_app`) gets an app of its own on the same database."""
 
 from __future__ import annotations
 
@@ -8,86 +13,129 @@ import re
 import socket
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import MetaData, create_engine, inspect, text
+from sqlalchemy.engine import Connection, make_url
 
 from portal import create_app
 from portal.auth import services as auth_services
 from portal.auth.models import User
 from portal.core.roles import Role, SupportTier
-from portal.extensions import db
+from portal.extensions import db, limiter
 from portal.outbox.worker import deliver_due_messages
 from tests.standins.github import GitHubStandIn
 from tests.standins.slack import SlackStandIn
 
 PASSWORD = "correct horse battery staple"
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+# Settings that create_app reads while it builds the app (extensions, middleware, the GitHub
+# sign-in client) rather than on each request.
+BUILD_TIME_SETTINGS = frozenset(
+    {
+        "PORTAL_ENV",
+        "PORTAL_PROXY_HOPS",
+        "INSTANCE_PATH",
+        "GITHUB_CLIENT_ID",
+        "GITHUB_CLIENT_SECRET",
+    }
+)
+BUILD_TIME_PREFIXES = ("SQLALCHEMY_", "RATELIMIT_")
 
 
-def _pg_url() -> str:
-    url = os.environ["TEST_DATABASE_URL"]
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return url
-
-
-def base_config(database_url: str, tmp_path: Any) -> dict[str, Any]:
+def base_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
     return {
         "PORTAL_ENV": "testing",
         "SECRET_KEY": "test-secret-key-for-signing",
-        "INSTANCE_PATH": str(tmp_path / "instance"),
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "MAIL_DIR": str(tmp_path / "mail"),
         "MAIL_SERVER": "",
         "PORTAL_BASE_URL": "http://portal.test",
         "RATELIMIT_STORAGE_URI": "memory://",
-        "PORTAL_DOCS_DIR": str(tmp_path / "docs-html"),
         "SLACK_BOT_TOKEN": "",
         "GITHUB_TOKEN": "",
+        **own_folders(tmp_path),
     }
 
 
+def own_folders(tmp_path: Path) -> dict[str, str]:
+    """The settings that name one test's own folders."""
+    instance = tmp_path / "instance"
+    return {
+        "INSTANCE_PATH": str(instance),
+        "MAIL_DIR": str(tmp_path / "mail"),
+        "PORTAL_DOCS_DIR": str(tmp_path / "docs-html"),
+        "HELPDESK_ATTACHMENT_DIR": str(instance / "helpdesk-attachments"),
+    }
+
+
+def builds_its_own_app(app_config: dict[str, Any]) -> bool:
+    return any(
+        key in BUILD_TIME_SETTINGS or key.startswith(BUILD_TIME_PREFIXES) for key in app_config
+    )
+
+
+def build_app(config: dict[str, Any]) -> Flask:
+    app = create_app(config)
+    app.test_client_class = PortalClient
+    return app
+
+
+@contextmanager
+def postgres_database(base_url: str, name: str) -> Iterator[str]:
+    """A new, empty database called `name` on the server `base_url` points at, dropped after."""
+    url = make_url(base_url).set(drivername="postgresql+psycopg")
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        yield url.set(database=name).render_as_string(hide_password=False)
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
-def postgres_schema(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """Create the schema once per run in the database TEST_DATABASE_URL names."""
-    url = _pg_url()
-    engine = create_engine(url)
+def postgresql_url() -> Iterator[str]:
+    """The run's PostgreSQL database, with no tables: the one TEST_DATABASE_URL names or, under
+    pytest-xdist, a new database of this worker's own beside it."""
+    base = make_url(os.environ["TEST_DATABASE_URL"]).set(drivername="postgresql+psycopg")
+    engine = create_engine(base)
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except Exception as exc:  # CI sets the variable on purpose: an unreachable server is a failure
         pytest.fail(f"TEST_DATABASE_URL is set but PostgreSQL is unreachable: {exc}")
-    finally:
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is not None:
         engine.dispose()
-    app = create_app(base_config(url, tmp_path_factory.mktemp("pg")))
-    with app.app_context():
-        db.drop_all()
-        db.create_all()
-        db.engine.dispose()
-    return url
+        with postgres_database(str(base), f"{base.database}_{worker}") as url:
+            yield url
+        return
+    with engine.begin() as connection:
+        drop_every_table(connection)
+    engine.dispose()
+    yield base.render_as_string(hide_password=False)
 
 
-def _truncate_all(app: Flask) -> None:
-    with app.app_context():
-        db.session.remove()
-        tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
-        with db.engine.begin() as connection:
-            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'portal.db'}"
 
 
 @pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
-    if request.param == "postgresql":
-        return str(request.getfixturevalue("postgres_schema"))
-    return f"sqlite:///{tmp_path / 'portal.db'}"
+def database_url(request: pytest.FixtureRequest) -> str:
+    return str(request.getfixturevalue(f"{request.param}_url"))
 
 
 @pytest.fixture
@@ -96,21 +144,102 @@ def app_config() -> dict[str, Any]:
     return {}
 
 
-@pytest.fixture
-def app(database_url: str, tmp_path: Any, app_config: dict[str, Any]) -> Iterator[Flask]:
-    app = create_app({**base_config(database_url, tmp_path), **app_config})
-    app.test_client_class = PortalClient
-    is_postgres = make_url(database_url).get_backend_name() == "postgresql"
+@dataclass
+class SharedApp:
+    """An app built once for the run, and what it was built as, to restore after each test."""
+
+    app: Flask
+    config: dict[str, Any]
+    instance_path: str
+
+    def restore(self) -> None:
+        self.app.config.clear()
+        self.app.config.update(self.config)
+        self.app.instance_path = self.instance_path
+
+
+class SharedApps:
+    """The apps built once for the run: one per database, on first use."""
+
+    def __init__(self, folders: pytest.TempPathFactory) -> None:
+        self.folders = folders
+        self.apps: dict[str, SharedApp] = {}
+
+    def on(self, database_url: str) -> SharedApp:
+        if database_url not in self.apps:
+            app = build_app(base_config(database_url, self.folders.mktemp("shared-app")))
+            self.apps[database_url] = SharedApp(app, dict(app.config), app.instance_path)
+        return self.apps[database_url]
+
+    def close(self) -> None:
+        for shared in self.apps.values():
+            with shared.app.app_context():
+                db.session.remove()
+                db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def shared_apps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedApps]:
+    apps = SharedApps(tmp_path_factory)
+    yield apps
+    apps.close()
+
+
+def drop_every_table(connection: Connection) -> None:
+    existing = MetaData()
+    existing.reflect(connection)
+    existing.drop_all(connection)
+
+
+def empty_database(app: Flask) -> None:
+    """Leave the portal's tables empty, in one transaction; make them first where they
+    are not the portal's (a new database, or one a command-line test migrated from nothing)."""
     with app.app_context():
-        if not is_postgres:
-            db.create_all()
+        db.session.remove()
+        tables = db.metadata.sorted_tables
+        if set(inspect(db.engine).get_table_names()) != {table.name for table in tables}:
+            with db.engine.begin() as connection:
+                drop_every_table(connection)
+                db.metadata.create_all(connection)
+            return
+        with db.engine.begin() as connection:
+            if connection.dialect.name == "sqlite":
+                # Foreign keys checked at the commit, when every table is empty.
+                connection.exec_driver_sql("PRAGMA defer_foreign_keys=ON")
+                for table in reversed(tables):
+                    connection.exec_driver_sql(f'DELETE FROM "{table.name}"')  # noqa: S608
+            else:
+                names = ", ".join(f'"{table.name}"' for table in tables)
+                connection.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture
+def app(
+    request: pytest.FixtureRequest,
+    database_url: str,
+    tmp_path: Path,
+    app_config: dict[str, Any],
+    shared_apps: SharedApps,
+) -> Iterator[Flask]:
+    shared = None
+    if builds_its_own_app(app_config) or request.node.get_closest_marker("own_app"):
+        app = build_app({**base_config(database_url, tmp_path), **app_config})
+    else:
+        shared = shared_apps.on(database_url)
+        app = shared.app
+        app.config.update({**own_folders(tmp_path), **app_config})
+        app.instance_path = app.config["INSTANCE_PATH"]
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    empty_database(app)
+    limiter.reset()
     yield app
     with app.app_context():
         db.session.remove()
-    if is_postgres:
-        _truncate_all(app)
-    with app.app_context():
+        # Closed, not kept in the pool: a statement a failed test left unfinished would hold
+        # an old snapshot of a SQLite database, on which the next test could not write.
         db.engine.dispose()
+    if shared is not None:
+        shared.restore()
 
 
 class PortalClient(FlaskClient):

@@ -8,8 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from portal import create_app
+from portal.auth import services as auth_services
 from portal.core.roles import Role
+from portal.extensions import db
+from tests.conftest import PASSWORD
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -80,6 +85,34 @@ def test_production_cookies_are_secure_and_hsts_is_sent(tmp_path, monkeypatch):
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
 
 
+@pytest.mark.parametrize(
+    ("env", "method"),
+    [("production", "scrypt"), ("development", "scrypt"), ("testing", "pbkdf2:sha256")],
+)
+def test_passwords_are_stored_as_scrypt_hashes_outside_the_test_suite(tmp_path, env, method):
+    app = create_app(
+        {
+            "PORTAL_ENV": env,
+            "SECRET_KEY": "a-production-secret",
+            "INSTANCE_PATH": str(tmp_path),
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/p.db",
+        }
+    )
+    with app.app_context():
+        db.create_all()
+        user = auth_services.create_user(
+            email="someone@example.org", full_name="Someone", password=PASSWORD, role=Role.DELEGATE
+        )
+        assert user.password_hash.startswith(f"{method}:")
+        assert auth_services.authenticate("someone@example.org", PASSWORD).id == user.id
+        # An unknown address is checked against a hash of the same kind, taking as long.
+        with pytest.raises(auth_services.InvalidCredentials):
+            auth_services.authenticate("nobody@example.org", PASSWORD)
+        dummy = auth_services._dummy_hash(app.config["PASSWORD_HASH_METHOD"])
+        assert dummy.startswith(f"{method}:")
+        db.engine.dispose()
+
+
 def test_production_refuses_to_start_without_secret_key(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "PORTAL_ENV"}}
     env.update(PORTAL_ENV="production", PORTAL_INSTANCE_PATH=str(tmp_path))
@@ -124,6 +157,7 @@ def test_friendly_error_pages(client):
     assert b"Go to the home page" in response.data
 
 
+@pytest.mark.own_app
 def test_unexpected_errors_are_a_friendly_500_and_logged(app, client, caplog):
     @app.route("/boom")
     def boom() -> str:

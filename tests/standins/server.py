@@ -57,7 +57,10 @@ class StandIn:
 
     def start(self, port: int = 0) -> StandIn:
         self.server = make_server("127.0.0.1", port, self, threaded=True)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # Polled often, so that stopping (which waits for the next poll) takes no half second.
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+        )
         self.thread.start()
         return self
 

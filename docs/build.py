@@ -24,14 +24,10 @@ DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 TUTORIALS = ROOT / "tutorials"  # helper modules; notebooks run with this as working directory
 NOTEBOOK_SOURCES = TUTORIALS  # where the tutorial notebooks are found
-BUILD = DOCS / "_build"
-HTML = BUILD / "html"
-DOCTREES = BUILD / "doctrees"
+BUILD = DOCS / "_build"  # where `make docs` writes the site (--out names another folder)
 CACHE = DOCS / "_cache"
 NOTEBOOK_CACHE = CACHE / "notebooks"
 SAMPLE_DB = CACHE / "sample" / "dp0_sample.sqlite"
-REPORT = BUILD / "notebooks.json"
-SPHINX_STAMP = BUILD / ".sphinx-inputs"  # digest of the inputs of the last good Sphinx run
 RENDERED = DOCS / "tutorials"  # executed copies that Sphinx renders
 DOWNLOADS = RENDERED / "downloads"  # the same notebooks, offered for download
 
@@ -40,6 +36,30 @@ EXECUTOR_VERSION = "1"
 DEFAULT_TIMEOUT = 300  # seconds per notebook
 KERNEL = "python3"
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+@dataclass(frozen=True)
+class Output:
+    """Where one build writes: the site, Sphinx's doctrees, the report and the stamp."""
+
+    root: Path
+
+    @property
+    def html(self) -> Path:
+        return self.root / "html"
+
+    @property
+    def doctrees(self) -> Path:
+        return self.root / "doctrees"
+
+    @property
+    def report(self) -> Path:
+        return self.root / "notebooks.json"
+
+    @property
+    def sphinx_stamp(self) -> Path:
+        """Digest of the inputs of the last good Sphinx run into this folder."""
+        return self.root / ".sphinx-inputs"
 
 
 @dataclass
@@ -106,12 +126,8 @@ def _cache_path(path: Path, key: str) -> Path:
     return NOTEBOOK_CACHE / f"{path.stem}-{key[:20]}.ipynb"
 
 
-def execute_notebook(path_str: str, key: str, timeout: int) -> dict[str, Any]:
-    """Execute one notebook in its own kernel; store it in the cache; return the result."""
-    return asdict(asyncio.run(_execute_notebook(path_str, key, timeout)))
-
-
 async def _execute_notebook(path_str: str, key: str, timeout: int) -> NotebookResult:
+    """Execute one notebook in its own kernel; store it in the cache; return the result."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError
@@ -261,7 +277,7 @@ def stage_for_sphinx(results: list[NotebookResult]) -> None:
             stale.unlink()
 
 
-def run_sphinx() -> int:
+def run_sphinx(output: Output) -> int:
     """Run Sphinx: nitpicky, warnings are errors. Returns its exit status."""
     command = [
         sys.executable,
@@ -274,21 +290,21 @@ def run_sphinx() -> int:
         "--keep-going",
         "-q",
         "-d",
-        str(DOCTREES),
+        str(output.doctrees),
         str(DOCS),
-        str(HTML),
+        str(output.html),
     ]
     return subprocess.run(command, cwd=DOCS, check=False).returncode  # noqa: S603
 
 
-def sphinx_inputs_digest() -> str:
+def sphinx_inputs_digest(output: Output) -> str:
     """Hash of everything Sphinx reads: the docs sources (generated ones included), the
     locked dependencies and the interpreter. Unchanged inputs mean an unchanged site."""
     digest = hashlib.sha256(sys.version.encode())
     lock = ROOT / "uv.lock"
     if lock.exists():
         digest.update(lock.read_bytes())
-    skip = {BUILD, CACHE}
+    skip = {BUILD, CACHE, output.root}
     for path in sorted(DOCS.rglob("*")):
         if not path.is_file() or any(part in skip for part in path.parents):
             continue
@@ -311,28 +327,30 @@ def build_lock() -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def clear_cache() -> None:
+def clear_cache(output: Output) -> None:
     """Start cold: remove the notebook cache, the sample data and the Sphinx output."""
-    for path in (NOTEBOOK_CACHE, SAMPLE_DB.parent, BUILD):
+    for path in (NOTEBOOK_CACHE, SAMPLE_DB.parent, output.root):
         shutil.rmtree(path, ignore_errors=True)
     for generated in [*RENDERED.glob("*.ipynb"), *DOWNLOADS.glob("*.ipynb")]:
         generated.unlink()
 
 
-def write_report(report: dict[str, Any]) -> None:
+def write_report(report: dict[str, Any], path: Path) -> None:
     """Write the build numbers as JSON (read by benchmarks)."""
-    REPORT.parent.mkdir(parents=True, exist_ok=True)
-    tmp = REPORT.with_suffix(".json.tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(REPORT)
+    tmp.replace(path)
 
 
-def build(jobs: int, timeout: int, clear: bool, sphinx: bool = True) -> int:
+def build(
+    jobs: int, timeout: int, clear: bool, sphinx: bool = True, output: Output = Output(BUILD)
+) -> int:
     """Run the whole build; returns a process exit status."""
     started = time.monotonic()
     with build_lock():
         if clear:
-            clear_cache()
+            clear_cache(output)
         sys.path.insert(0, str(TUTORIALS))
         import dp0_sample
 
@@ -372,35 +390,36 @@ def build(jobs: int, timeout: int, clear: bool, sphinx: bool = True) -> int:
             for result in failed:
                 print(f"\ndocs: notebook {result.notebook} failed: {result.error}", file=sys.stderr)
             report["total_seconds"] = round(time.monotonic() - started, 3)
-            write_report(report)
+            write_report(report, output.report)
             return 1
         stage_for_sphinx(results)
         status = 0
         if sphinx:
             t0 = time.monotonic()
-            inputs = sphinx_inputs_digest()
+            inputs = sphinx_inputs_digest(output)
             up_to_date = (
-                (HTML / "index.html").exists()
-                and SPHINX_STAMP.exists()
-                and SPHINX_STAMP.read_text() == inputs
+                (output.html / "index.html").exists()
+                and output.sphinx_stamp.exists()
+                and output.sphinx_stamp.read_text() == inputs
             )
             if up_to_date:
                 report["sphinx"] = "up to date"
                 print("docs: no source changed since the last build; Sphinx not run", flush=True)
             else:
-                SPHINX_STAMP.unlink(missing_ok=True)
-                status = run_sphinx()
+                output.sphinx_stamp.unlink(missing_ok=True)
+                status = run_sphinx(output)
                 report["sphinx"] = "failed" if status else "ran"
                 if status:
                     print("docs: Sphinx failed (warnings are errors)", file=sys.stderr)
                 else:
                     # Sphinx may have written generated pages: stamp what it actually read.
-                    SPHINX_STAMP.write_text(sphinx_inputs_digest())
+                    output.sphinx_stamp.write_text(sphinx_inputs_digest(output))
             report["sphinx_seconds"] = round(time.monotonic() - t0, 3)
         report["total_seconds"] = round(time.monotonic() - started, 3)
-        write_report(report)
+        write_report(report, output.report)
         print(
-            f"docs: built {HTML.relative_to(ROOT)} in {report['total_seconds']:.1f} s", flush=True
+            f"docs: built {_display_name(output.html)} in {report['total_seconds']:.1f} s",
+            flush=True,
         )
         return status
 
@@ -441,13 +460,26 @@ def main(argv: list[str] | None = None) -> int:
         help=f"seconds one notebook may run (default {DEFAULT_TIMEOUT})",
     )
     parser.add_argument(
+        "--out",
+        type=Path,
+        default=BUILD,
+        help="folder for the site, its doctrees and the build report (default docs/_build; "
+        "another folder goes outside docs/, which Sphinx reads); the notebook cache is shared",
+    )
+    parser.add_argument(
         "--no-sphinx",
         action="store_true",
         help="only generate the sample data and execute the notebooks",
     )
     args = parser.parse_args(argv)
     keep_bytecode()
-    return build(max(1, args.jobs), args.timeout, args.clear_cache, sphinx=not args.no_sphinx)
+    return build(
+        max(1, args.jobs),
+        args.timeout,
+        args.clear_cache,
+        sphinx=not args.no_sphinx,
+        output=Output(args.out.resolve()),
+    )
 
 
 if __name__ == "__main__":

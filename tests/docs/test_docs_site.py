@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 import yaml
 
-from tests.docs.conftest import DOCS, HTML, BuildRun
+from tests.docs.conftest import DOCS, BuildRun
 
 # Paths of the portal that serves the site at /docs/; the docs may link to these.
 PORTAL_ROUTES = {"/", "/signup/", "/tickets/new", "/tickets/", "/auth/login"}
@@ -189,10 +189,11 @@ def test_each_schema_table_has_a_page_with_its_columns(
             assert row[1].startswith(column["datatype"])
 
 
-def test_internal_links_resolve(pages: dict[str, Page]) -> None:
+def test_internal_links_resolve(built_site: BuildRun, pages: dict[str, Page]) -> None:
+    html = built_site.html
     broken = []
     for path, page in pages.items():
-        base = HTML / path
+        base = html / path
         for tag, url in page.links:
             parts = urlsplit(url)
             if parts.scheme or url.startswith("//"):
@@ -204,11 +205,11 @@ def test_internal_links_resolve(pages: dict[str, Page]) -> None:
             target = base if not parts.path else (base.parent / unquote(parts.path)).resolve()
             if target.is_dir():
                 target = target / "index.html"
-            if not target.is_file() or HTML.resolve() not in (target.resolve(), *target.parents):
+            if not target.is_file() or html.resolve() not in (target.resolve(), *target.parents):
                 broken.append((path, url, "missing file"))
                 continue
             if parts.fragment and target.suffix == ".html":
-                key = target.resolve().relative_to(HTML.resolve()).as_posix()
+                key = target.resolve().relative_to(html.resolve()).as_posix()
                 if key in pages and unquote(parts.fragment) not in pages[key].ids:
                     broken.append((path, url, "missing anchor"))
             del tag
@@ -230,27 +231,32 @@ def test_no_third_party_scripts_styles_or_fonts(pages: dict[str, Page]) -> None:
                 assert not url.startswith("//"), (path, url)
 
 
-def test_sortable_tables_use_the_static_script_only(pages: dict[str, Page]) -> None:
+def test_sortable_tables_use_the_static_script_only(
+    built_site: BuildRun, pages: dict[str, Page]
+) -> None:
     page = pages["data-products/butler-datasets.html"]
     sources = [str(s.get("src")) for s in page.scripts if s.get("src")]
     assert any("_static/dp0-sortable-tables.js" in src for src in sources)
-    assert (HTML / "_static" / "dp0-sortable-tables.js").is_file()
+    assert (built_site.html / "_static" / "dp0-sortable-tables.js").is_file()
     for path, parsed in pages.items():
         for body in parsed.inline_scripts:
             assert "sortable" not in body.lower(), (path, body[:80])
 
 
-def test_tutorial_pages_offer_the_executed_notebook(pages: dict[str, Page]) -> None:
+def test_tutorial_pages_offer_the_executed_notebook(
+    built_site: BuildRun, pages: dict[str, Page]
+) -> None:
     for path, page in pages.items():
         if not (path.startswith("tutorials/0") and path.endswith(".html")):
             continue
         stem = Path(path).stem
         downloads = [url for tag, url in page.links if tag == "a" and url.endswith(f"{stem}.ipynb")]
         assert downloads, path
-        executed = (HTML / "tutorials" / downloads[0]).resolve()
+        executed = (built_site.html / "tutorials" / downloads[0]).resolve()
         assert '"output_type"' in executed.read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_sphinx_builds_outside_a_git_checkout(built_site: BuildRun, tmp_path: Path) -> None:
     """The "last updated" dates come from Git; a copy without Git must still build cleanly."""
     source = tmp_path / "docs"

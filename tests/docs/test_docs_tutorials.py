@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +97,7 @@ def test_report_counts_every_notebook(built_site: BuildRun) -> None:
 
 
 def test_unchanged_notebooks_come_from_the_cache(built_site: BuildRun) -> None:
-    again = run_build("--jobs", "1")
+    again = run_build(built_site.out, "--jobs", "1")
     assert again.returncode == 0, again.output
     assert again.report["executed"] == 0
     assert again.report["cached"] == len(NOTEBOOKS)
@@ -104,22 +105,6 @@ def test_unchanged_notebooks_come_from_the_cache(built_site: BuildRun) -> None:
     assert again.report["seconds"] < 5
     assert again.report["sphinx"] == "up to date"  # no source changed: Sphinx is not run
     assert f"{len(NOTEBOOKS)} notebooks: 0 executed, {len(NOTEBOOKS)} from cache" in again.output
-
-
-def _execute_in_subprocess(notebook: Path, timeout: int) -> dict[str, Any]:
-    """Run one notebook through the build's executor, in a separate process."""
-    code = (
-        "import json, sys\n"
-        f"sys.path.insert(0, {str(DOCS)!r})\n"
-        "import build\n"
-        f"print(json.dumps(build.execute_notebook({str(notebook)!r}, 'test-key', {timeout})))\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    outcome: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
-    return outcome
 
 
 def _write_notebook(path: Path, *sources: str) -> Path:
@@ -130,22 +115,62 @@ def _write_notebook(path: Path, *sources: str) -> Path:
     return path
 
 
-def test_a_failing_cell_names_notebook_cell_and_traceback(tmp_path: Path) -> None:
-    notebook = _write_notebook(
-        tmp_path / "broken.ipynb", "x = 1", "def ratio(a):\n    return a / 0\n\nratio(x)"
+@dataclass
+class NotebookBuild:
+    """A run of the build's entry point over a folder of notebooks, without Sphinx."""
+
+    process: subprocess.CompletedProcess[str]
+    report: dict[str, Any]
+    cache: Path
+
+
+def _build_notebook(tmp_path: Path, name: str, *cells: str, timeout: int) -> NotebookBuild:
+    """Run ``docs/build.py`` (its ``main``) in a separate process, over one notebook of these
+    cells instead of the tutorials, with a notebook cache of this test's own."""
+    sources = tmp_path / "notebooks"
+    sources.mkdir()
+    _write_notebook(sources / name, *cells)
+    cache = tmp_path / "cache"
+    out = tmp_path / "out"
+    arguments = ["--jobs", "1", "--timeout", str(timeout), "--no-sphinx", "--out", str(out)]
+    code = (
+        "import sys\n"
+        f"sys.path.insert(0, {str(DOCS)!r})\n"
+        "from pathlib import Path\n"
+        "import build\n"
+        f"build.NOTEBOOK_SOURCES = Path({str(sources)!r})\n"
+        f"build.NOTEBOOK_CACHE = Path({str(cache)!r})\n"
+        f"sys.exit(build.main({arguments!r}))\n"
     )
-    outcome = _execute_in_subprocess(notebook, timeout=120)
+    process = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False
+    )
+    report = out / "notebooks.json"
+    assert report.exists(), process.stdout + process.stderr
+    return NotebookBuild(process, json.loads(report.read_text()), cache)
+
+
+def test_a_failing_cell_names_notebook_cell_and_traceback(tmp_path: Path) -> None:
+    run = _build_notebook(
+        tmp_path,
+        "98-broken.ipynb",
+        "x = 1",
+        "def ratio(a):\n    return a / 0\n\nratio(x)",
+        timeout=120,
+    )
+    (outcome,) = run.report["details"]
     assert outcome["status"] == "failed"
     assert outcome["notebook"].endswith("broken.ipynb")
     assert "cell 2 of 2" in outcome["error"]
     assert "ZeroDivisionError" in outcome["error"]
     assert "return a / 0" in outcome["error"]  # the traceback, with the failing line
-    assert not list((DOCS / "_cache" / "notebooks").glob("broken-*.ipynb"))
+    assert not list(run.cache.glob("98-broken-*.ipynb"))
 
 
+@pytest.mark.slow
 def test_a_notebook_that_runs_too_long_is_stopped(tmp_path: Path) -> None:
-    notebook = _write_notebook(tmp_path / "slow.ipynb", "import time", "time.sleep(600)")
-    outcome = _execute_in_subprocess(notebook, timeout=15)
+    run = _build_notebook(tmp_path, "98-slow.ipynb", "import time", "time.sleep(600)", timeout=15)
+    (outcome,) = run.report["details"]
     assert outcome["status"] == "failed"
     assert "cell 2 of 2" in outcome["error"]
     assert "timeout" in outcome["error"]
@@ -153,31 +178,17 @@ def test_a_notebook_that_runs_too_long_is_stopped(tmp_path: Path) -> None:
 
 
 def test_the_build_stops_on_a_failing_notebook_and_names_it(tmp_path: Path) -> None:
-    """The real build function, pointed at a folder holding one broken notebook."""
-    sources = tmp_path / "notebooks"
-    sources.mkdir()
-    _write_notebook(sources / "99-broken.ipynb", "print('fine')", "undefined_name + 1")
-    report = tmp_path / "report.json"
-    code = (
-        "import sys\n"
-        f"sys.path.insert(0, {str(DOCS)!r})\n"
-        "from pathlib import Path\n"
-        "import build\n"
-        f"build.NOTEBOOK_SOURCES = Path({str(sources)!r})\n"
-        f"build.NOTEBOOK_CACHE = Path({str(tmp_path / 'cache')!r})\n"
-        f"build.REPORT = Path({str(report)!r})\n"
-        "sys.exit(build.build(jobs=1, timeout=120, clear=False, sphinx=False))\n"
+    """The real build entry point, pointed at a folder holding one broken notebook."""
+    run = _build_notebook(
+        tmp_path, "99-broken.ipynb", "print('fine')", "undefined_name + 1", timeout=120
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False
-    )
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert "1 notebooks: 0 executed, 0 from cache, 1 failed" in result.stdout
-    message = result.stderr
+    assert run.process.returncode == 1, run.process.stdout + run.process.stderr
+    assert "1 notebooks: 0 executed, 0 from cache, 1 failed" in run.process.stdout
+    message = run.process.stderr
     assert "99-broken.ipynb failed" in message
     assert "cell 2 of 2" in message
     assert "NameError" in message
     assert "undefined_name + 1" in message
-    written = json.loads(report.read_text())
+    written = run.report
     assert (written["notebooks"], written["executed"], written["failed"]) == (1, 0, 1)
     assert written["details"][0]["status"] == "failed"

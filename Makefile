@@ -32,8 +32,10 @@ run: install docs  ## Migrate the SQLite database, create the first admin, serve
 	$(FLASK) portal bootstrap
 	$(FLASK) portal serve --port $(PORT)
 
+# One pytest-xdist worker per core (PYTEST_ARGS="-n 0": in this process; "-m 'not slow'": leave
+# out the long tests).
 test: install  ## Run the test suite (SQLite; also PostgreSQL when TEST_DATABASE_URL is set)
-	$(VENV)/bin/pytest --ignore=tests/e2e $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n auto --ignore=tests/e2e $(PYTEST_ARGS)
 
 lint: install  ## ruff and mypy
 	$(VENV)/bin/ruff check .

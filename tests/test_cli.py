@@ -11,6 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
 from flask import Flask
 from sqlalchemy import func, select, text
 
@@ -112,6 +113,7 @@ def _process_exists(pid: int) -> bool:
     return True
 
 
+@pytest.mark.slow
 def test_serve_answers_http_with_a_worker_and_ctrl_c_stops_both(tmp_path):
     """What `make run` does after bootstrap: the page is served, and Ctrl-C ends both processes."""
     port = free_port()

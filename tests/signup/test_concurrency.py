@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
@@ -34,6 +35,8 @@ from portal.signup.models import Application
 from portal.signup.seats import seats_held
 from tests.conftest import PASSWORD, free_port
 from tests.signup.conftest import verify_token
+
+pytestmark = pytest.mark.slow  # a gunicorn per test, and requests that wait on purpose
 
 ROOT = Path(__file__).resolve().parents[2]
 GUNICORN = Path(sys.executable).parent / "gunicorn"

@@ -38,6 +38,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     from portal import cli
     from portal.admin import views as admin_views
+    from portal.audit import models as _audit_models  # noqa: F401 - register the tables
     from portal.auth import models as _auth_models  # noqa: F401 - register the tables
     from portal.auth import views as auth_views
     from portal.auth.services import user_for_api_token

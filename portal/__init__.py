@@ -38,7 +38,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     from portal import cli
     from portal.admin import views as admin_views
-    from portal.audit import models as _audit_models  # noqa: F401 - register the tables
+    from portal.audit import views as audit_views
     from portal.auth import models as _auth_models  # noqa: F401 - register the tables
     from portal.auth import views as auth_views
     from portal.auth.services import user_for_api_token
@@ -66,6 +66,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     pages_views.init_app(app)
     auth_views.init_app(app)
     admin_views.init_app(app)
+    audit_views.init_app(app)
     api.init_app(app, user_for_api_token)
     signup_views.init_app(app)
     helpdesk_views.init_app(app)

@@ -11,6 +11,7 @@ from flask import current_app
 from sqlalchemy import Select, delete, func, or_, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from portal.audit import AuditAction, record_audit, record_change
 from portal.auth.models import ApiToken, User, UserSession
 from portal.core.db import transaction, utcnow
 from portal.core.errors import UserError
@@ -228,6 +229,8 @@ def create_user(
         )
         session.add(user)
         session.flush()
+        if user.is_staff:
+            record_audit(AuditAction.ACCOUNT_CREATED, target=f"user:{user.id}", after=_access(user))
         return user
 
 
@@ -269,13 +272,22 @@ def _active_admins() -> int:
     return db.session.scalar(query) or 0
 
 
+def _access(user: User) -> dict[str, object]:
+    """What an account may do, as the audit log records it."""
+    return {"role": user.role, "support_tier": user.support_tier}
+
+
 def set_role(user: User, role: Role, tier: SupportTier | None) -> User:
     """Change what an account may do; the last admin cannot be demoted."""
     with transaction():
         if user.role == Role.ADMIN and role != Role.ADMIN and _active_admins() <= 1:
             raise LastAdmin("This is the only admin; make someone else an admin first.")
+        before = _access(user)
         user.role = role
         user.support_tier = int(tier) if tier and role in (Role.STAFF, Role.ADMIN) else None
+        record_change(
+            AuditAction.ROLE_CHANGED, target=f"user:{user.id}", before=before, after=_access(user)
+        )
         return user
 
 
@@ -284,6 +296,13 @@ def set_active(user: User, active: bool) -> User:
     with transaction():
         if not active and user.role == Role.ADMIN and _active_admins() <= 1:
             raise LastAdmin("This is the only admin; it cannot be deactivated.")
+        if user.active != active:
+            record_audit(
+                AuditAction.ACCOUNT_ACTIVATED if active else AuditAction.ACCOUNT_DEACTIVATED,
+                target=f"user:{user.id}",
+                before={"active": user.active},
+                after={"active": active},
+            )
         user.active = active
         _end_every_session(user)
         return user
@@ -294,6 +313,12 @@ def promote_to_delegate(user: User) -> None:
     with transaction():
         if user.role == Role.APPLICANT:
             user.role = Role.DELEGATE
+            record_audit(
+                AuditAction.ROLE_CHANGED,
+                target=f"user:{user.id}",
+                before={"role": Role.APPLICANT},
+                after={"role": Role.DELEGATE},
+            )
 
 
 @dataclass(frozen=True)

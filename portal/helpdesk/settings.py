@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
+from portal.audit import AuditAction, record_change
 from portal.auth.models import User
 from portal.core.db import transaction, utcnow
 from portal.extensions import db
@@ -93,8 +94,12 @@ def save_tier_settings(actor: User, tier: int, **fields: Any) -> TierSettings:
         if settings is None:
             settings = TierSettings.defaults(tier)
             db.session.add(settings)
+        before = {name: getattr(settings, name) for name in fields}
         for name, value in fields.items():
             setattr(settings, name, value)
+        record_change(
+            AuditAction.TIER_SETTINGS_CHANGED, target=f"tier:{tier}", before=before, after=fields
+        )
         settings.updated_at = utcnow()
         settings.updated_by_id = actor.id
         try:

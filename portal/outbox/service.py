@@ -15,6 +15,7 @@ from sqlalchemy import Select, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
+from portal.audit import AuditAction, record_audit
 from portal.core.db import rows_changed, transaction, utcnow
 from portal.extensions import db
 from portal.outbox.hooks import run_delivery_hooks, run_delivery_hooks_after_commit
@@ -322,6 +323,12 @@ def retry_dead_message(message_id: int) -> OutboxMessage | None:
                 OutboxMessage.state == MessageState.DEAD,
             )
         ).all()
+        record_audit(
+            AuditAction.OUTBOX_RETRIED,
+            target=f"outbox_message:{message.id}",
+            before={"state": message.state, "attempts": message.attempts},
+            after={"state": MessageState.PENDING, "also_queued": [row.id for row in waiting]},
+        )
         for row in [message, *waiting]:
             row.state = MessageState.PENDING
             row.attempts = 0

@@ -8,7 +8,6 @@ from flask.typing import ResponseReturnValue
 
 from portal.core.api import page_args, register_api_blueprint, token_required
 from portal.core.roles import Role
-from portal.extensions import db
 from portal.signup import provisioning, reports
 from portal.signup.programmes import all_programmes
 from portal.signup.queries import get_programme
@@ -55,9 +54,7 @@ def programme(programme_id: int) -> ResponseReturnValue:
 def applications(programme_id: int) -> ResponseReturnValue:
     filters = reports.queue_filters_from_query(get_programme(programme_id), request.args)
     page, per_page = page_args()
-    result = db.paginate(
-        reports.application_query(filters), page=page, per_page=per_page, error_out=False
-    )
+    result = reports.export_application_page(filters, page, per_page)
     return jsonify(
         items=[reports.application_json(a) for a in result.items],
         page=page,
@@ -71,7 +68,7 @@ def applications(programme_id: int) -> ResponseReturnValue:
 @token_required(Role.STAFF)
 def delegates(programme_id: int) -> ResponseReturnValue:
     found = get_programme(programme_id)
-    return jsonify(programme=found.slug, delegates=provisioning.delegate_rows(found.id))
+    return jsonify(programme=found.slug, delegates=provisioning.export_delegates(found.id, "api"))
 
 
 def init_app(app: Flask) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from portal.audit import AuditAction, record_audit
 from portal.auth.models import User
 from portal.core.db import transaction
 from portal.extensions import db
@@ -41,6 +42,8 @@ class BulkResult:
     changed: list[Application] = field(default_factory=list)
     not_fitted: list[tuple[Application, str]] = field(default_factory=list)
     skipped: list[tuple[Application, str]] = field(default_factory=list)
+    # The state each changed application had before, for the audit log.
+    previous: dict[int, ApplicationState] = field(default_factory=dict)
 
 
 Step = Callable[[Programme, Application], None]
@@ -56,6 +59,7 @@ def _each(
         application = db.session.get(Application, application_id, populate_existing=True)
         if application is None or application.programme_id not in programmes:
             continue
+        previous = application.state
         try:
             step(programmes[application.programme_id], application)
         except CapacityExceeded as exc:
@@ -64,6 +68,27 @@ def _each(
             result.skipped.append((application, exc.message))
         else:
             result.changed.append(application)
+            result.previous[application.id] = previous
+    return result
+
+
+def _audit(action: str, result: BulkResult, **details: object) -> BulkResult:
+    """Record a decision that changed applications: each one's state before and after, and
+    who did not fit or was skipped (by id: the log keeps no names)."""
+    if result.changed:
+        programmes = sorted({a.programme_id for a in result.changed})
+        record_audit(
+            AuditAction.BULK_DECISION,
+            target=f"programme:{','.join(map(str, programmes))}",
+            before={"states": {str(a.id): result.previous[a.id] for a in result.changed}},
+            after={
+                "action": action,
+                **details,
+                "states": {str(a.id): a.state for a in result.changed},
+                "not_fitted": [a.id for a, _ in result.not_fitted],
+                "skipped": [a.id for a, _ in result.skipped],
+            },
+        )
     return result
 
 
@@ -85,7 +110,7 @@ def decide(application_ids: Sequence[int], action: str, staff: User, reason: str
         move(programme, application, to, actor, reason)
 
     with transaction():
-        return _each(application_ids, lock_programmes_of(application_ids), step)
+        return _audit(action, _each(application_ids, lock_programmes_of(application_ids), step))
 
 
 def admit_into_wave(
@@ -112,7 +137,7 @@ def admit_into_wave(
                 application.wave = previous
                 raise
 
-        return _each(application_ids, {locked.id: locked}, step)
+        return _audit("admit", _each(application_ids, {locked.id: locked}, step), wave=wave.id)
 
 
 def _undo(programme: Programme, application: Application, actor: Actor, reason: str) -> None:
@@ -143,7 +168,7 @@ def undo_last_changes(application_ids: Sequence[int], staff: User, reason: str) 
         _undo(programme, application, actor, reason)
 
     with transaction():
-        return _each(application_ids, lock_programmes_of(application_ids), step)
+        return _audit("undo", _each(application_ids, lock_programmes_of(application_ids), step))
 
 
 def set_priority(application_id: int, priority: int, staff: User, reason: str) -> Application:
@@ -184,4 +209,10 @@ def close_waitlist(programme_id: int, staff: User, reason: str) -> int:
         waiting = session.scalars(waitlist(programme_id)).all()
         for application in waiting:
             move(programme, application, S.REJECTED, Actor.staff(staff), reason)
+        record_audit(
+            AuditAction.WAITLIST_CLOSED,
+            target=f"programme:{programme.id}",
+            before={"waitlisted": [a.id for a in waiting]},
+            after={"rejected": len(waiting)},
+        )
         return len(waiting)

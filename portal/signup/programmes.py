@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from portal.audit import AuditAction, record_audit, record_change
 from portal.core.db import transaction, utcnow
 from portal.core.templating import portal_zone
 from portal.extensions import db
@@ -61,6 +62,7 @@ def save_programme(programme_id: int | None, values: ProgrammeFields) -> Program
         clash = session.scalar(select(Programme).where(Programme.slug == values.slug))
         if clash is not None and clash.id != programme_id:
             raise NotAllowed(f"Another programme already uses the short name {values.slug!r}.")
+        before = None
         if programme_id is None:
             programme = Programme(target_weights={})
             session.add(programme)
@@ -72,9 +74,17 @@ def save_programme(programme_id: int | None, values: ProgrammeFields) -> Program
                 values.plus_one_capacity,
                 "Plus One quota",
             )
+            before = vars(programme_fields(programme))
         for name, value in vars(values).items():
             setattr(programme, name, value)
         session.flush()
+        _audit_save(
+            AuditAction.PROGRAMME_CREATED,
+            AuditAction.PROGRAMME_CHANGED,
+            f"programme:{programme.id}",
+            before,
+            vars(values),
+        )
         return programme
 
 
@@ -92,6 +102,7 @@ def save_wave(programme_id: int, wave_id: int | None, values: WaveFields) -> Wav
         )
         if clash is not None and clash.id != wave_id:
             raise NotAllowed(f"This programme already has a wave called {values.slug!r}.")
+        before = None
         if wave_id is None:
             wave = Wave(programme=programme)
             session.add(wave)
@@ -105,10 +116,32 @@ def save_wave(programme_id: int, wave_id: int | None, values: WaveFields) -> Wav
                 values.capacity,
                 f"capacity of {wave.name}",
             )
+            before = vars(wave_fields(wave))
         for name, value in vars(values).items():
             setattr(wave, name, value)
         session.flush()
+        _audit_save(
+            AuditAction.WAVE_CREATED,
+            AuditAction.WAVE_CHANGED,
+            f"wave:{wave.id}",
+            before,
+            vars(values),
+        )
         return wave
+
+
+def _audit_save(
+    created: AuditAction,
+    changed: AuditAction,
+    target: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any],
+) -> None:
+    """Record a new programme or wave with all its fields, a changed one with what changed."""
+    if before is None:
+        record_audit(created, target=target, after=after)
+    else:
+        record_change(changed, target=target, before=before, after=after)
 
 
 def _refuse_below_seats(taken: int, capacity: int, what: str) -> None:
@@ -140,6 +173,7 @@ def save_targets(
             raise NotAllowed(f"The weight of {attribute} must be a number of 0 or more.")
     with transaction() as session:
         programme = lock_programme(programme_id)
+        before = _targets_of(programme)
         # Old rows go before new ones are written, or the unique constraint would see both.
         programme.targets.clear()
         session.flush()
@@ -149,7 +183,21 @@ def save_targets(
             if fraction > 0
         )
         programme.target_weights = {a: w for a, w in sorted(weights.items()) if w != 1.0}
+        record_change(
+            AuditAction.TARGETS_CHANGED,
+            target=f"programme:{programme.id}",
+            before=before,
+            after=_targets_of(programme),
+        )
         return programme
+
+
+def _targets_of(programme: Programme) -> dict[str, Any]:
+    """A programme's targets ("attribute=value": fraction) and weights, as the log keeps them."""
+    return {
+        "targets": {f"{t.attribute}={t.value}": t.fraction for t in programme.targets},
+        "weights": dict(programme.target_weights),
+    }
 
 
 def all_programmes() -> list[Programme]:

@@ -3,8 +3,6 @@ its status for staff, and the delegate lists the platform's identity system impo
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -13,6 +11,8 @@ from flask import current_app
 from sqlalchemy import Select, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from portal.audit import AuditAction, record_audit
+from portal.core.csv_files import csv_text
 from portal.core.db import transaction, utcnow
 from portal.extensions import db
 from portal.outbox import enqueue
@@ -199,16 +199,18 @@ def delegate_rows(programme_id: int) -> list[dict[str, Any]]:
     ]
 
 
-def _csv_safe(value: Any) -> str:
-    """Text that a spreadsheet will not run as a formula."""
-    text = str(value).lower() if isinstance(value, bool) else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+def export_delegates(programme_id: int, file_format: str) -> list[dict[str, Any]]:
+    """The delegate list for a download (`file_format` says which: csv, json or api); handing
+    out personal data in bulk is recorded in the audit log."""
+    with transaction():
+        rows = delegate_rows(programme_id)
+        record_audit(
+            AuditAction.DELEGATES_EXPORTED,
+            target=f"programme:{programme_id}",
+            after={"format": file_format, "delegates": len(rows)},
+        )
+        return rows
 
 
 def delegates_csv(rows: list[dict[str, Any]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=EXPORT_FIELDS, lineterminator="\r\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({key: _csv_safe(row[key]) for key in EXPORT_FIELDS})
-    return buffer.getvalue()
+    return csv_text(EXPORT_FIELDS, rows)

@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import Select, and_, case, exists, func, not_, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from portal.core.db import utcnow
+from portal.audit import AuditAction, record_audit
+from portal.core.db import transaction, utcnow
 from portal.core.templating import to_local
 from portal.extensions import db
 from portal.signup.attributes import ATTRIBUTES, EXPERIENCE_LEVELS, attribute_values, is_known
@@ -305,6 +307,21 @@ def application_query(filters: QueueFilters) -> Select[Application]:
             )
         )
     return query.order_by(*SORTS.get(filters.sort, SORTS["waitlist"]))
+
+
+def export_application_page(filters: QueueFilters, page: int, per_page: int) -> Pagination:
+    """One page of the API's application list. Scripts read applications in bulk this way,
+    which hands out personal data, so each page read is recorded in the audit log."""
+    with transaction():
+        result = db.paginate(
+            application_query(filters), page=page, per_page=per_page, error_out=False
+        )
+        record_audit(
+            AuditAction.APPLICATIONS_EXPORTED,
+            target=f"programme:{filters.programme_id}",
+            after={"page": page, "per_page": per_page, "applications": len(result.items)},
+        )
+        return result
 
 
 def attribute_filter_choices() -> list[tuple[str, str]]:

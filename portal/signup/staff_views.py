@@ -322,7 +322,7 @@ def provisioning_status(programme_id: int) -> ResponseReturnValue:
 @staff_required
 def delegates_csv(programme_id: int) -> ResponseReturnValue:
     programme = db.get_or_404(Programme, programme_id)
-    body = provisioning.delegates_csv(provisioning.delegate_rows(programme.id))
+    body = provisioning.delegates_csv(provisioning.export_delegates(programme.id, "csv"))
     return Response(
         body,
         mimetype="text/csv",
@@ -334,7 +334,8 @@ def delegates_csv(programme_id: int) -> ResponseReturnValue:
 @staff_required
 def delegates_json(programme_id: int) -> ResponseReturnValue:
     programme = db.get_or_404(Programme, programme_id)
-    response = jsonify(programme=programme.slug, delegates=provisioning.delegate_rows(programme.id))
+    rows = provisioning.export_delegates(programme.id, "json")
+    response = jsonify(programme=programme.slug, delegates=rows)
     response.headers["Content-Disposition"] = (
         f'attachment; filename="{programme.slug}-delegates.json"'
     )

@@ -405,6 +405,16 @@ class TicketSlackPost(Base):
     last_update: Mapped[OutboxMessage | None] = relationship(foreign_keys=[last_update_id])
 
 
+class SlackRequest(Base):
+    """A signed request from Slack that was acted on, remembered (by a digest of its signature)
+    for as long as that signature is accepted, so that the same request sent again is not."""
+
+    __tablename__ = "helpdesk_slack_request"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class CannedReply(Base):
     """A reusable answer for one tier (or every tier when `tier` is NULL)."""
 

@@ -3,15 +3,18 @@ and threaded through the outbox, and held outside the tier's business hours."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import hashlib
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
+from portal.core.db import transaction, utcnow
 from portal.core.templating import format_duration
 from portal.core.urls import external_url
 from portal.extensions import db
-from portal.helpdesk.models import Ticket, TicketSlackPost, TierSettings
+from portal.helpdesk.models import SlackRequest, Ticket, TicketSlackPost, TierSettings
 from portal.helpdesk.sla import all_tier_settings
 from portal.outbox import enqueue
 from portal.outbox.models import OutboxMessage
@@ -19,6 +22,9 @@ from portal.outbox.models import OutboxMessage
 CLAIM_ACTION = "helpdesk_claim"
 ACKNOWLEDGE_ACTION = "helpdesk_acknowledge"
 OPEN_ACTION = "helpdesk_open"
+# How far a request's timestamp may be from now for its signature to be accepted (the window
+# of slack_sdk's SignatureVerifier): a replay can only arrive within it.
+SIGNATURE_WINDOW = timedelta(minutes=5)
 
 
 def escape(text: str) -> str:
@@ -87,9 +93,10 @@ def ticket_blocks(ticket: Ticket, headline: str, now: datetime) -> tuple[str, li
     blocks.append(
         {"type": "actions", "block_id": f"helpdesk_ticket_{ticket.id}", "elements": buttons}
     )
+    # The fallback text is what notifications show: mrkdwn too, so escaped like the blocks.
     text = (
-        f"#{ticket.id} {ticket.subject} ({ticket.priority.label}, "
-        f"{ticket.tier_enum.label}): {headline}"
+        f"#{ticket.id} {subject} ({ticket.priority.label}, "
+        f"{ticket.tier_enum.label}): {escape(headline)}"
     )
     return text, blocks
 
@@ -104,6 +111,23 @@ def _button(label: str, action_id: str, value: str, style: str | None = None) ->
     if style:
         button["style"] = style
     return button
+
+
+def first_delivery(signature: str, timestamp: int) -> bool:
+    """Remember a signed Slack request; False when the same request (the same signature) was
+    already received, so that a replay within the signature window is not acted on twice.
+    Requests whose signature can no longer be accepted are forgotten."""
+    digest = hashlib.sha256(signature.encode()).hexdigest()
+    sent_at = datetime.fromtimestamp(timestamp, UTC)
+    with transaction() as session:
+        session.execute(delete(SlackRequest).where(SlackRequest.expires_at < utcnow()))
+        try:
+            # The primary key decides between two copies sent at the same moment.
+            with session.begin_nested():
+                session.add(SlackRequest(digest=digest, expires_at=sent_at + SIGNATURE_WINDOW))
+        except IntegrityError:
+            return False
+    return True
 
 
 def hold_until(ticket: Ticket, settings: TierSettings, now: datetime) -> datetime | None:

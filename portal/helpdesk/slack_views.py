@@ -17,13 +17,21 @@ from slack_sdk.signature import SignatureVerifier
 
 from portal.core.api import api_error
 from portal.core.db import utcnow
+from portal.core.request_input import MAX_ID
 from portal.core.security import public
 from portal.core.urls import external_url
 from portal.extensions import csrf
+from portal.helpdesk import slack as slack_messages
 from portal.helpdesk import staff, tickets
 from portal.helpdesk.errors import HelpdeskError, TicketNotFound
 from portal.helpdesk.models import Via
-from portal.helpdesk.slack import ACKNOWLEDGE_ACTION, CLAIM_ACTION, OPEN_ACTION, ticket_blocks
+from portal.helpdesk.slack import (
+    ACKNOWLEDGE_ACTION,
+    CLAIM_ACTION,
+    OPEN_ACTION,
+    escape,
+    ticket_blocks,
+)
 
 bp = Blueprint("helpdesk_slack", __name__, url_prefix="/slack")
 
@@ -45,34 +53,73 @@ def _verified() -> bool:
     )
 
 
+def _refusal() -> ResponseReturnValue | None:
+    """The answer to a request that must not be acted on: badly signed (401), or a copy of a
+    request already received (200, as Slack expects, and nothing done)."""
+    if not _verified():
+        return api_error(401, "The Slack signature is missing, wrong or stale.")
+    if not slack_messages.first_delivery(
+        request.headers["X-Slack-Signature"], int(request.headers["X-Slack-Request-Timestamp"])
+    ):
+        return _say("This request was already received; it is not acted on again.")
+    return None
+
+
 def _ephemeral(text: str, blocks: list[dict[str, Any]] | None = None) -> ResponseReturnValue:
+    """An answer only the asker sees; `text` and `blocks` are mrkdwn, escaped already."""
     body: dict[str, Any] = {"response_type": "ephemeral", "replace_original": False, "text": text}
     if blocks:
         body["blocks"] = blocks
     return jsonify(body)
 
 
+def _say(text: str) -> ResponseReturnValue:
+    """An answer in plain words (which may quote what people wrote), escaped for mrkdwn."""
+    return _ephemeral(escape(text))
+
+
 def _not_linked() -> ResponseReturnValue:
-    return _ephemeral(
+    return _say(
         "Your Slack account is not linked to a portal staff account. Add your Slack member ID "
         f"on your account page ({external_url('account.profile')}), then try again."
     )
+
+
+def _button_click(payload: str) -> tuple[str, int, str] | None:
+    """The action, ticket number and Slack user of a click on one of this app's buttons, or
+    None when the payload has any other shape (every part is checked: it is signed, not
+    trusted to be well formed)."""
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    actions, user = data.get("actions"), data.get("user")
+    if not (isinstance(actions, list) and actions and isinstance(user, dict)):
+        return None
+    action, slack_user = actions[0], user.get("id")
+    if not (isinstance(action, dict) and isinstance(slack_user, str)):
+        return None
+    action_id, value = action.get("action_id"), action.get("value")
+    if not (isinstance(action_id, str) and isinstance(value, str) and value.isdecimal()):
+        return None
+    number = int(value)
+    # A number no ticket can have is no ticket, without asking the database about it.
+    return (action_id, number, slack_user) if number <= MAX_ID else None
 
 
 @bp.route("/interactions", methods=["POST"])
 @csrf.exempt
 @public
 def interactions() -> ResponseReturnValue:
-    if not _verified():
-        return api_error(401, "The Slack signature is missing, wrong or stale.")
-    try:
-        payload = json.loads(request.form.get("payload", ""))
-        action = payload["actions"][0]
-        action_id = str(action.get("action_id", ""))
-        number = int(action.get("value", ""))
-        slack_user = str(payload["user"]["id"])
-    except (ValueError, KeyError, IndexError, TypeError):
+    refusal = _refusal()
+    if refusal is not None:
+        return refusal
+    clicked = _button_click(request.form.get("payload", ""))
+    if clicked is None:
         return api_error(400, "The interaction payload is not one this app sends.")
+    action_id, number, slack_user = clicked
     if action_id == OPEN_ACTION:
         return "", 200  # A link button: Slack opened the page, nothing to do here.
     user = tickets.staff_for_slack_member(slack_user)
@@ -81,12 +128,12 @@ def interactions() -> ResponseReturnValue:
     try:
         if action_id == CLAIM_ACTION:
             staff.claim_ticket(user, number, via=Via.SLACK)
-            return _ephemeral(f"You claimed ticket #{number}.")
+            return _say(f"You claimed ticket #{number}.")
         if action_id == ACKNOWLEDGE_ACTION:
             staff.acknowledge_ticket(user, number, via=Via.SLACK)
-            return _ephemeral(f"You acknowledged ticket #{number}.")
+            return _say(f"You acknowledged ticket #{number}.")
     except HelpdeskError as exc:
-        return _ephemeral(f"Ticket #{number}: {exc.message}")
+        return _say(f"Ticket #{number}: {exc.message}")
     return api_error(400, f"Unknown action {action_id!r}.")
 
 
@@ -94,14 +141,15 @@ def interactions() -> ResponseReturnValue:
 @csrf.exempt
 @public
 def commands() -> ResponseReturnValue:
-    if not _verified():
-        return api_error(401, "The Slack signature is missing, wrong or stale.")
+    refusal = _refusal()
+    if refusal is not None:
+        return refusal
     user = tickets.staff_for_slack_member(request.form.get("user_id", ""))
     if user is None:
         return _not_linked()
     match = _COMMAND.match(request.form.get("text", ""))
     if match is None:
-        return _ephemeral(USAGE)
+        return _say(USAGE)
     verb, number, rest = match["verb"].lower(), int(match["number"]), match["rest"].strip()
     try:
         if verb == "show":
@@ -112,15 +160,15 @@ def commands() -> ResponseReturnValue:
             return _ephemeral(text, blocks)
         if verb == "claim":
             staff.claim_ticket(user, number, via=Via.SLACK)
-            return _ephemeral(f"You claimed ticket #{number}.")
+            return _say(f"You claimed ticket #{number}.")
         if verb == "escalate":
             if not rest:
-                return _ephemeral("Say why: `/ticket escalate 42 <reason>`.")
+                return _say("Say why: `/ticket escalate 42 <reason>`.")
             ticket = staff.escalate_ticket(user, number, rest, via=Via.SLACK)
-            return _ephemeral(f"Ticket #{number} is escalated to {ticket.tier_enum.label}.")
+            return _say(f"Ticket #{number} is escalated to {ticket.tier_enum.label}.")
     except HelpdeskError as exc:
-        return _ephemeral(f"Ticket #{number}: {exc.message}")
-    return _ephemeral(USAGE)
+        return _say(f"Ticket #{number}: {exc.message}")
+    return _say(USAGE)
 
 
 def init_app(app: Flask) -> None:

@@ -26,6 +26,8 @@ class SlackStandIn(StandIn):
         self.post_times: list[tuple[float, str]] = []
         self.calls: list[str] = []
         self.response_posts: list[dict[str, Any]] = []
+        # Every Web API call that got through, with its arguments as sent.
+        self.received: list[tuple[str, dict[str, Any]]] = []
         self.down = False
         self.rate_limit_every = 0
         self.retry_after = 1
@@ -101,6 +103,8 @@ class SlackStandIn(StandIn):
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return json_response({"ok": False, "error": "invalid_auth"})
         args = self._args(request)
+        with self.lock:
+            self.received.append((method, args))
         handler = {
             "chat.postMessage": self._post,
             "chat.update": self._update,

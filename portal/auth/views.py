@@ -71,16 +71,22 @@ def _mail_was_sent(response: Response) -> bool:
     return response.status_code == 200
 
 
-def mail_sending_limits[V: Callable[..., Any]](view: V) -> V:
-    """Limit a form that sends an email per client address and per recipient (its `email`)."""
+def mail_recipient_limit[V: Callable[..., Any]](view: V) -> V:
+    """Limit a form that sends an email to the address in its `email` field per recipient, so
+    that no one can flood an inbox from many client addresses."""
     per_recipient = limiter.limit(
         _mail_recipient_limit,
         methods=["POST"],
         key_func=_mail_recipient_key,
         deduct_when=_mail_was_sent,
     )
+    return cast(V, per_recipient(view))
+
+
+def mail_sending_limits[V: Callable[..., Any]](view: V) -> V:
+    """Limit a form that sends an email per client address and per recipient (its `email`)."""
     per_address = limiter.limit(_mail_limit, methods=["POST"], deduct_when=_mail_was_sent)
-    return cast(V, per_address(per_recipient(view)))
+    return cast(V, per_address(mail_recipient_limit(view)))
 
 
 def _start_session(user: User, remember: bool = False) -> None:

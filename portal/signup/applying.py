@@ -77,7 +77,12 @@ class ApplicationInput:
 
 @dataclass
 class SubmitResult:
-    application: Application
+    """What became of a submitted form. `application` is None when the form named an
+    application that exists already: the person at the address typed is told by email, and the
+    form's answer is the same as for a new application, so it tells no one who has applied."""
+
+    email: str
+    application: Application | None
     needs_verification: bool
 
 
@@ -96,12 +101,14 @@ def submit_application(
             raise NotAllowed("Applications need the delegate guidelines to be accepted.")
         email = auth_services.normalise_email(data.email)
         github_key = data.github_username.strip().lower()
-        _refuse_duplicates(programme, email, github_key)
-        sponsor = _sponsor_for(programme, data.sponsor_email, email)
-
         account_verified = (
             signed_in is not None and signed_in.email == email and signed_in.email_verified
         )
+        # Every refusal that does not depend on who has applied comes first: otherwise its
+        # absence would tell that the address has an application.
+        sponsor = _sponsor_for(programme, data.sponsor_email, email)
+        if _answered_as_duplicate(programme, data, email, github_key, account_verified):
+            return SubmitResult(email, None, needs_verification=True)
         application = Application(
             programme=programme,
             wave=wave,
@@ -150,39 +157,61 @@ def submit_application(
         record_event(application, APPLICANT, "Application submitted", from_state=None, at=now)
         if account_verified:
             _confirmed(programme, application, "Submitted while signed in")
-            return SubmitResult(application, needs_verification=False)
+            return SubmitResult(email, application, needs_verification=False)
         emails.send_verification(programme, application)
-        return SubmitResult(application, needs_verification=True)
+        return SubmitResult(email, application, needs_verification=True)
 
 
-def _refuse_duplicates(programme: Programme, email: str, github_key: str) -> None:
-    """One application per person. An application whose email was never confirmed and whose
-    link has expired does not count: it is removed, so that a mistyped address cannot block a
-    GitHub username for good."""
-    existing = db.session.scalars(
+def _answered_as_duplicate(
+    programme: Programme,
+    data: ApplicationInput,
+    email: str,
+    github_key: str,
+    account_verified: bool,
+) -> bool:
+    """One application per person: whether this one names an application that exists (by its
+    email address or GitHub username), in which case it is not kept and the person at the
+    address typed is told why by email. Only someone signed in with that very address, who
+    owns it already, is told on the form instead.
+
+    An application whose email was never confirmed and whose link has expired does not count:
+    it is removed, so that a mistyped address cannot block a GitHub username for good."""
+    found = db.session.scalars(
         select(Application).where(
             Application.programme_id == programme.id,
             or_(Application.email == email, Application.github_key == github_key),
         )
     ).all()
     link_expired = utcnow() - timedelta(seconds=current_app.config["TOKEN_MAX_AGE_SECONDS"])
-    for other in existing:
+    existing = []
+    for other in found:
         if other.state == S.UNVERIFIED and other.created_at <= link_expired:
             db.session.delete(other)
             db.session.flush()
-            continue
-        if other.email == email:
+        else:
+            existing.append(other)
+    same_email = next((other for other in existing if other.email == email), None)
+    if same_email is not None:
+        if account_verified:
             raise DuplicateApplication(
-                f"There is already an application to {programme.name} from this email address "
-                "(one per person). Use the link in our email to see its status, or ask for a "
-                "new link on the status page.",
+                f"You have already applied to {programme.name} (one application per person): "
+                "it is under My applications.",
                 field="email",
             )
-        raise DuplicateApplication(
-            f"There is already an application to {programme.name} with this GitHub username "
-            "(one per person).",
-            field="github_username",
+        emails.already_applied(programme, same_email)
+        return True
+    if existing:
+        if account_verified:
+            raise DuplicateApplication(
+                f"There is already an application to {programme.name} with this GitHub "
+                "username (one per person).",
+                field="github_username",
+            )
+        emails.github_username_taken(
+            programme, email, data.full_name.strip(), data.github_username.strip()
         )
+        return True
+    return False
 
 
 def _sponsor_for(

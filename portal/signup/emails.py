@@ -25,6 +25,8 @@ SUBJECTS = {
     "signup_withdrawn": "Your {programme} application is withdrawn",
     "signup_sponsor_request": "Please confirm a Plus One for {programme}",
     "signup_status_link": "Your {programme} application",
+    "signup_already_applied": "You have already applied to {programme}",
+    "signup_github_taken": "We could not take your application to {programme}",
 }
 
 NOTIFY_TEMPLATES = {
@@ -103,4 +105,33 @@ def ask_sponsor(programme: Programme, plus_one: Application) -> None:
         "signup_sponsor_request",
         plus_one=plus_one,
         link=sponsor_link(plus_one),
+    )
+
+
+def already_applied(programme: Programme, application: Application) -> None:
+    """Tell the person of `application` that the form was sent again with their address (the
+    form itself says nothing of it), with the link they need: to confirm the address if that
+    is still to do, to their status page otherwise."""
+    unconfirmed = application.state == S.UNVERIFIED
+    send(
+        programme,
+        application,
+        "signup_already_applied",
+        unconfirmed=unconfirmed,
+        link=verify_link(application) if unconfirmed else status_link(application),
+    )
+
+
+def github_username_taken(
+    programme: Programme, email: str, full_name: str, github_username: str
+) -> None:
+    """Tell the person at `email` why their application was not kept: its GitHub username is on
+    another application to the programme (of which nothing else is said)."""
+    send_email(
+        email,
+        SUBJECTS["signup_github_taken"].format(programme=programme.name),
+        "signup_github_taken",
+        programme=programme,
+        full_name=full_name,
+        github_username=github_username,
     )

@@ -12,6 +12,7 @@ from werkzeug.datastructures import MultiDict
 
 from portal.auth.forms import ConfirmForm
 from portal.auth.models import User
+from portal.auth.views import mail_recipient_limit
 from portal.cli import register_bootstrap_step, register_demo_seeder
 from portal.core.db import utcnow
 from portal.core.forms import form_page
@@ -101,6 +102,7 @@ def _input(form: ApplicationForm) -> applying.ApplicationInput:
 
 @bp.route("/", methods=["GET", "POST"])
 @limiter.limit("60 per hour", methods=["POST"])
+@mail_recipient_limit
 @public
 def apply() -> ResponseReturnValue:
     programme = _programme_for_form()
@@ -123,9 +125,9 @@ def apply() -> ResponseReturnValue:
         except SignupError as exc:
             form.show_refusal(exc)
         else:
-            if result.needs_verification:
+            if result.application is None or result.needs_verification:
                 return render_template(
-                    "signup/check_email.html", email=result.application.email, programme=programme
+                    "signup/check_email.html", email=result.email, programme=programme
                 )
             flash(STATE_MESSAGES.get(result.application.state, "Thank you."), "success")
             return redirect(url_for("signup.status", token=links.status_token(result.application)))
@@ -160,6 +162,7 @@ def verify(token: str) -> ResponseReturnValue:
 
 @bp.route("/status", methods=["GET", "POST"])
 @limiter.limit("20 per hour", methods=["POST"])
+@mail_recipient_limit
 @public
 def find_status() -> ResponseReturnValue:
     form = EmailLookupForm()

@@ -164,21 +164,74 @@ def test_a_valid_github_username_passes(app, client, make_programme):
     assert _application(app, "person1@example.org").github_username == "A-b-3"
 
 
-def test_one_application_per_person_per_programme(app, client, make_programme):
+def _page(response, email: str) -> str:
+    return response.data.decode().replace(email, "EMAIL")
+
+
+def test_one_application_per_person_without_the_form_telling_who_applied(
+    app, client, make_programme, mailbox, confirm
+):
     make_programme(mode="reviewed")
     assert client.submit("/signup/", form_data(1)).status_code == 200
+    fresh = client.submit("/signup/", form_data(5))  # someone new, for comparison
     same_email = client.submit(
         "/signup/", form_data(2, email="PERSON1@Example.org", full_name="Typed Again")
     )
-    assert same_email.status_code == 422
-    assert b"already an application" in same_email.data
-    assert b'value="Typed Again"' in same_email.data
     # GitHub usernames are case-insensitive.
     same_github = client.submit("/signup/", form_data(3, github_username="PERSON-1"))
-    assert same_github.status_code == 422
-    assert b"GitHub username" in same_github.data
+    assert same_email.status_code == fresh.status_code == same_github.status_code == 200
+    assert _page(same_email, "person1@example.org") == _page(fresh, "person5@example.org")
+    assert _page(same_github, "person3@example.org") == _page(fresh, "person5@example.org")
+    deliver_outbox(app)
+    # The owner is told by email instead, with a fresh link to confirm (not confirmed yet).
+    _verify, again = mailbox.to("person1@example.org")
+    assert again["Subject"] == "You have already applied to Programme 1"
+    assert "nothing was changed" in mailbox.text(again)
+    assert "/signup/verify/" in mailbox.text(again)
+    # The GitHub username's clash is told only to the address typed, naming no one.
+    [taken] = mailbox.to("person3@example.org")
+    assert taken["Subject"] == "We could not take your application to Programme 1"
+    assert "PERSON-1 is already on another application" in mailbox.text(taken)
+    assert "person1" not in mailbox.text(taken).replace("PERSON-1", "")
     with app.app_context():
-        assert len(db.session.scalars(select(Application)).all()) == 1
+        kept = db.session.scalars(select(Application).order_by(Application.id)).all()
+        assert [(a.email, a.full_name) for a in kept] == [
+            ("person1@example.org", "Person 1"),
+            ("person5@example.org", "Person 5"),
+        ]
+        first_id = kept[0].id
+    # Once confirmed, the owner gets the status link instead.
+    confirm(first_id)
+    assert client.submit("/signup/", form_data(1)).status_code == 200
+    deliver_outbox(app)
+    latest = mailbox.to("person1@example.org")[-1]
+    assert latest["Subject"] == "You have already applied to Programme 1"
+    assert "/signup/status/" in mailbox.text(latest)
+
+
+def test_every_refusal_that_does_not_depend_on_who_applied_comes_first(app, client, make_programme):
+    make_programme(mode="reviewed")
+    client.submit("/signup/", form_data(1))
+    sponsor = {"plus_one_sponsor": "nobody@example.org"}
+    applied = client.submit("/signup/", form_data(1, **sponsor))
+    new = client.submit("/signup/", form_data(6, **sponsor))
+    # Both are refused for the sponsor, not one for the sponsor and one by "check your email".
+    for refused in (applied, new):
+        assert refused.status_code == 422
+        assert b"We found no admitted" in refused.data
+
+
+def test_signed_in_with_the_address_the_owner_is_told_on_the_form(
+    app, make_programme, make_user, login
+):
+    make_programme(mode="reviewed")
+    user = make_user(Role.APPLICANT, email="applicant8@example.org")
+    client = login(user)
+    assert client.submit("/signup/", form_data(8, email=user.email)).status_code == 302
+    again = client.submit("/signup/", form_data(8, email=user.email, full_name="Typed Again"))
+    assert again.status_code == 422
+    assert b"You have already applied" in again.data
+    assert b'value="Typed Again"' in again.data
 
 
 def test_the_database_refuses_duplicates_even_without_the_form(app, make_programme, submit):
@@ -253,16 +306,21 @@ def test_closed_programmes_and_waves_not_yet_open(app, client, make_programme, m
 
 
 def test_an_unconfirmed_application_whose_link_expired_gives_way_to_a_new_one(
-    app, client, make_programme
+    app, client, make_programme, mailbox
 ):
     make_programme(mode="reviewed")
     typo = form_data(1, email="perosn1@example.org", github_username="ada-q")
     assert client.submit("/signup/", typo).status_code == 200
     retry = form_data(1, email="person1@example.org", github_username="ada-q")
-    # While the first link still works, the GitHub username is taken.
-    assert client.submit("/signup/", retry).status_code == 422
+    # While the first link still works, the GitHub username is taken (and the address typed
+    # is told so by email).
+    assert client.submit("/signup/", retry).status_code == 200
+    deliver_outbox(app)
+    assert mailbox.to("person1@example.org")[-1]["Subject"].startswith("We could not take")
     with time_machine.travel(utcnow() + timedelta(days=3), tick=False):
         assert client.submit("/signup/", retry).status_code == 200
+        deliver_outbox(app)
+    assert mailbox.to("person1@example.org")[-1]["Subject"].startswith("Confirm your email")
     with app.app_context():
         emails = db.session.scalars(select(Application.email)).all()
     assert emails == ["person1@example.org"]

@@ -123,11 +123,6 @@ async def _attempt(
     return None
 
 
-def _already_applied(status: int, body: str) -> bool:
-    """A repeated post whose first try got through: the form says the application exists."""
-    return status == 422 and "already an application" in body
-
-
 async def apply(
     person: Person, sink: MailSink, applicant: Applicant, retries: int, submitted: list[int]
 ) -> None:
@@ -146,7 +141,9 @@ async def apply(
         applicant,
         "apply",
         lambda: person.submit("apply", shown[1], APPLY_PATH, values),
-        lambda status, body: status == 200 or (retries > 0 and _already_applied(status, body)),
+        # A repeated post whose first try got through answers the same (the form does not tell
+        # who has applied), and the email it sends carries a confirmation link too.
+        lambda status, _: status == 200,
         retries,
     )
     if sent is None:

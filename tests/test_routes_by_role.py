@@ -12,7 +12,7 @@ from flask import Flask
 
 import tests.route_tables as tables
 from portal import create_app
-from portal.auth.services import create_user, open_session
+from portal.auth.services import create_user, open_session, set_programme_staff
 from portal.core.roles import Role
 from portal.extensions import db
 from tests.route_tables import ROLES, Route
@@ -30,6 +30,7 @@ ROLE_ACCOUNTS = {
     "tier1": (Role.STAFF, 1),
     "tier2": (Role.STAFF, 2),
     "tier3": (Role.STAFF, 3),
+    "programme": (Role.STAFF, None),
     "admin": (Role.ADMIN, 3),
 }
 # Endpoints that are not pages (Flask's own static files are covered by one row).
@@ -49,6 +50,8 @@ def _make_users(app: Flask) -> dict[str, Any]:
                 role=role,
                 tier=tier,
             )
+            if role_name == "programme":
+                set_programme_staff(user, True)
             open_session(user)
             db.session.refresh(user)
             db.session.expunge(user)

@@ -29,6 +29,13 @@ class EditUserForm(PortalForm):
         validators=[Optional()],
         description="Staff with a tier see that tier's queue and are paged in its Slack channel.",
     )
+    programme_staff = BooleanField(
+        "Programme staff",
+        description="Sees applicants' profiles (country, career stage, answers), decides on "
+        "applications and edits programmes, their waves, targets and privacy notice. Staff "
+        "without it see what a ticket needs: name, email and application state. Admins always "
+        "may.",
+    )
     active = BooleanField("Account is active")
 
 

@@ -88,6 +88,7 @@ def edit_user(user_id: int) -> ResponseReturnValue:
     if form.validate_on_submit():
         try:
             auth_services.set_role(user, Role(form.role.data), form.tier.data)
+            auth_services.set_programme_staff(user, bool(form.programme_staff.data))
             if bool(form.active.data) != user.active:
                 auth_services.set_active(user, bool(form.active.data))
         except auth_services.AuthError as exc:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core.db import Base, UTCDateTime, utcnow
 from portal.core.enums import enum_column
-from portal.core.roles import Role, SupportTier
+from portal.core.roles import Permission, Role, SupportTier
 
 
 class User(UserMixin, Base):
@@ -29,6 +29,8 @@ class User(UserMixin, Base):
     github_username: Mapped[str | None] = mapped_column(String(39), unique=True)
     slack_user_id: Mapped[str | None] = mapped_column(String(32), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Staff who run sign-up programmes: they see applicants' profiles and edit programmes.
+    programme_staff: Mapped[bool] = mapped_column(Boolean, default=False)
     # Part of the session id: raising it signs the account out everywhere.
     auth_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -57,6 +59,18 @@ class User(UserMixin, Base):
     @property
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN
+
+    def has_permission(self, permission: Permission) -> bool:
+        """Admins hold every permission; other staff hold the ones given to their account."""
+        if self.is_admin:
+            return True
+        if permission is Permission.PROGRAMME_STAFF:
+            return self.is_staff and self.programme_staff
+        return False
+
+    @property
+    def is_programme_staff(self) -> bool:
+        return self.has_permission(Permission.PROGRAMME_STAFF)
 
     @property
     def tier(self) -> SupportTier | None:

@@ -1,4 +1,4 @@
-"""Who may do what: the account roles in their order, and the support tiers (defined once)."""
+"""Who may do what: the roles in their order, the permissions beside them, and the tiers."""
 
 from __future__ import annotations
 
@@ -18,6 +18,15 @@ class Role(LabelledEnum):
     @property
     def rank(self) -> int:
         return list(Role).index(self)
+
+
+class Permission(LabelledEnum):
+    """What a staff account may do beyond its role; admins hold every permission."""
+
+    PROGRAMME_STAFF = (
+        "programme_staff",
+        "Programme staff: sees applicants' profiles, decides on applications, edits programmes",
+    )
 
 
 class SupportTier(IntEnum):

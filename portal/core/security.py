@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from flask import Flask, Response, abort, g, request
 from flask_login import current_user
 
-from portal.core.roles import Role
+from portal.core.roles import Permission, Role
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -81,6 +81,26 @@ def role_required(role: Role) -> Callable[[F], F]:
     return decorator
 
 
+def permission_required(permission: Permission) -> Callable[[F], F]:
+    """Allow the view to staff accounts holding `permission` (admins hold them all); others get
+    401 (signed out) or 403."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                abort(401)
+            if not current_user.has_permission(permission):
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapped.required_role = Role.STAFF  # type: ignore[attr-defined]
+        wrapped.required_permission = permission  # type: ignore[attr-defined]
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
 def public[V: Callable[..., Any]](view: V) -> V:
     """Mark a view as open to everyone (the route-by-role test reads the mark)."""
     view.required_role = None  # type: ignore[attr-defined]
@@ -91,3 +111,4 @@ signed_in_required = role_required(Role.APPLICANT)
 delegate_required = role_required(Role.DELEGATE)
 staff_required = role_required(Role.STAFF)
 admin_required = role_required(Role.ADMIN)
+programme_staff_required = permission_required(Permission.PROGRAMME_STAFF)

@@ -1,20 +1,22 @@
-"""Admin pages of sign-up: programmes, their waves and their soft targets."""
+"""Programme settings of sign-up: programmes, their waves, soft targets and privacy notice (for
+admins and programme staff; only admins create programmes)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, Flask, flash, redirect, render_template, url_for
+from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from portal.core.forms import form_page
-from portal.core.security import admin_required
+from portal.core.security import admin_required, programme_staff_required
 from portal.core.templating import portal_zone, to_local
 from portal.extensions import db
-from portal.signup import programmes
+from portal.signup import privacy, programmes
 from portal.signup.attributes import ATTRIBUTES
 from portal.signup.errors import SignupError
 from portal.signup.forms import (
+    PrivacyNoticeForm,
     ProgrammeForm,
     TargetsForm,
     WaveForm,
@@ -38,7 +40,7 @@ def _from_local(value: datetime | None) -> datetime | None:
 
 
 @bp.route("/")
-@admin_required
+@programme_staff_required
 def index() -> ResponseReturnValue:
     return render_template(
         "signup/admin/index.html",
@@ -59,6 +61,7 @@ def _programme_values(form: ProgrammeForm) -> programmes.ProgrammeFields:
         guidelines_text=form.guidelines_text.data or "",
         offer_lifetime_hours=(form.offer_lifetime_days.data or 7) * 24,
         accepting_applications=bool(form.accepting_applications.data),
+        cohort_attributes_required=bool(form.cohort_attributes_required.data),
     )
 
 
@@ -83,7 +86,7 @@ def new_programme() -> ResponseReturnValue:
 
 
 @bp.route("/programmes/<int:programme_id>", methods=["GET", "POST"])
-@admin_required
+@programme_staff_required
 def edit_programme(programme_id: int) -> ResponseReturnValue:
     programme = db.get_or_404(Programme, programme_id)
     form = ProgrammeForm(obj=programme, offer_lifetime_days=programme.offer_lifetime_hours // 24)
@@ -114,7 +117,7 @@ def _save_wave(programme: Programme, wave: Wave | None, form: WaveForm) -> Respo
 
 
 @bp.route("/programmes/<int:programme_id>/waves/new", methods=["GET", "POST"])
-@admin_required
+@programme_staff_required
 def new_wave(programme_id: int) -> ResponseReturnValue:
     programme = db.get_or_404(Programme, programme_id)
     form = WaveForm(mode=AdmissionMode.REVIEWED.value, carry_over_waitlist=True)
@@ -122,7 +125,7 @@ def new_wave(programme_id: int) -> ResponseReturnValue:
 
 
 @bp.route("/waves/<int:wave_id>", methods=["GET", "POST"])
-@admin_required
+@programme_staff_required
 def edit_wave(wave_id: int) -> ResponseReturnValue:
     wave = db.get_or_404(Wave, wave_id)
     # Shown in the portal's timezone, as the datetime-local inputs expect.
@@ -137,7 +140,7 @@ def edit_wave(wave_id: int) -> ResponseReturnValue:
 
 
 @bp.route("/programmes/<int:programme_id>/targets", methods=["GET", "POST"])
-@admin_required
+@programme_staff_required
 def targets(programme_id: int) -> ResponseReturnValue:
     programme = db.get_or_404(Programme, programme_id)
     current = {(t.attribute, t.value): t.fraction * 100 for t in programme.targets}
@@ -160,6 +163,56 @@ def targets(programme_id: int) -> ResponseReturnValue:
             flash(f"The targets of {programme.name} are saved.", "success")
             return redirect(url_for("signup_admin.index"))
     return form_page("signup/admin/targets.html", form, programme=programme, attributes=ATTRIBUTES)
+
+
+def _notice_values(form: PrivacyNoticeForm) -> privacy.NoticeFields:
+    return privacy.NoticeFields(
+        body=form.body.data or "",
+        purposes={p.value: form[f"purpose_{p.value}"].data or "" for p in privacy.DataPurpose},
+        changes=form.changes.data or "",
+    )
+
+
+@bp.route("/programmes/<int:programme_id>/privacy", methods=["GET", "POST"])
+@programme_staff_required
+def privacy_notice(programme_id: int) -> ResponseReturnValue:
+    """Edit the draft of the next version of the privacy notice, and publish it."""
+    programme = db.get_or_404(Programme, programme_id)
+    current = programmes.notice_in_force(programme.id)
+    draft = privacy.draft_notice(programme.id)
+    start = draft or current
+    form = PrivacyNoticeForm(
+        data={
+            "body": start.body,
+            "changes": draft.changes if draft else "",
+            **{f"purpose_{p.value}": start.purposes.get(p.value, "") for p in privacy.DataPurpose},
+        }
+    )
+    if form.validate_on_submit():
+        publish = request.form.get("action") == "publish"
+        try:
+            saved = privacy.save_notice(programme.id, _notice_values(form), publish=publish)
+        except SignupError as exc:
+            form.show_refusal(exc)
+        else:
+            flash(
+                f"Version {saved.version} is published: applicants accept it from now on, and "
+                "everyone with a live application is shown what changed at their next visit."
+                if publish
+                else f"The draft of version {saved.version} is saved; nobody sees it until it "
+                "is published.",
+                "success",
+            )
+            return redirect(url_for("signup_admin.privacy_notice", programme_id=programme.id))
+    return form_page(
+        "signup/admin/privacy.html",
+        form,
+        programme=programme,
+        current=current,
+        draft=draft,
+        versions=privacy.published_versions(programme.id),
+        placeholders=privacy.retention_days(),
+    )
 
 
 def init_app(app: Flask) -> None:

@@ -16,11 +16,13 @@ from portal.core.db import transaction, utcnow
 from portal.core.templating import format_datetime
 from portal.extensions import db
 from portal.signup import emails
+from portal.signup.attributes import COHORT_ONLY
 from portal.signup.errors import (
     ApplicationsClosed,
     DuplicateApplication,
     InvalidSponsor,
     NotAllowed,
+    NoticeChanged,
     OfferClosed,
 )
 from portal.signup.links import (
@@ -35,9 +37,11 @@ from portal.signup.models import (
     CollaborationMembership,
     DataRights,
     Offer,
+    PrivacyNotice,
     Programme,
     WaveStatus,
 )
+from portal.signup.programmes import notice_in_force
 from portal.signup.queries import wave_for_new_applications
 from portal.signup.seats import lock_programme
 from portal.signup.transitions import (
@@ -73,6 +77,9 @@ class ApplicationInput:
     preferred_language: str
     sponsor_email: str
     accepted_guidelines: bool
+    # The privacy notice version the form showed, which the applicant accepted (None: the one
+    # in force, for callers that show no form).
+    privacy_notice_version: int | None = None
 
 
 @dataclass
@@ -99,6 +106,8 @@ def submit_application(
             raise ApplicationsClosed(f"{programme.name} is not taking applications at the moment.")
         if not data.accepted_guidelines:
             raise NotAllowed("Applications need the delegate guidelines to be accepted.")
+        notice = notice_in_force(programme.id)
+        _check_consent(programme, data, notice)
         email = auth_services.normalise_email(data.email)
         github_key = data.github_username.strip().lower()
         account_verified = (
@@ -134,6 +143,8 @@ def submit_application(
             contribution=data.contribution.strip(),
             preferred_language=data.preferred_language,
             guidelines_accepted_at=now,
+            privacy_notice_version=notice.version,
+            privacy_accepted_at=now,
             is_plus_one=sponsor is not None,
             sponsor_id=sponsor.id if sponsor else None,
             active_sponsor_id=sponsor.id if sponsor else None,
@@ -243,6 +254,21 @@ def _sponsor_for(
     if programme.plus_one_capacity <= 0:
         raise InvalidSponsor(f"{programme.name} has no Plus One places.", field=refused)
     return sponsor
+
+
+def _check_consent(programme: Programme, data: ApplicationInput, notice: PrivacyNotice) -> None:
+    """The applicant accepted the notice in force, and answered the cohort questions where the
+    programme requires them."""
+    if data.privacy_notice_version not in (None, notice.version):
+        raise NoticeChanged(
+            f"The privacy notice changed while you filled in the form (it is now version "
+            f"{notice.version}). Please read it again and tick the box to accept it.",
+            field="accept_privacy",
+        )
+    if programme.cohort_attributes_required:
+        for name in COHORT_ONLY:
+            if not getattr(data, name):
+                raise NotAllowed(f"{programme.name} asks every applicant for this.", field=name)
 
 
 def verify_application(token: str) -> Application:

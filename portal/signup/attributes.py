@@ -55,6 +55,10 @@ DATA_RIGHTS = DataRights.choices()
 
 YES_NO = [("yes", "Yes"), ("no", "No")]
 
+# The application's fields used only to balance the cohort: optional unless a programme
+# requires them (the Science Collaborations, also cohort-only, may always be none).
+COHORT_ONLY = ("institution_type", "country", "career_stage")
+
 
 def label_of(pairs: Iterable[tuple[str, str]], value: str | None) -> str:
     """The label of a choice value (the value itself when it is not one of the choices)."""

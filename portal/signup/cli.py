@@ -1,5 +1,5 @@
 """The `flask --app app signup ...` commands, and the bootstrap step that loads the shipped DP0
-programme into a portal that has none."""
+programme into a portal that has none (and its privacy notice into programmes without one)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from portal.signup import jobs, programmes, queries
+from portal.signup import jobs, privacy, programmes, queries
 from portal.signup.errors import SignupError
-
-DEFAULT_PROGRAMME_FILE = Path(__file__).resolve().parents[2] / "config" / "dp0_programme.toml"
+from portal.signup.programmes import DEFAULT_PROGRAMME_FILE
 
 signup_cli = AppGroup("signup", help="Delegate sign-up: programmes, waves and the waitlist.")
 
@@ -37,7 +36,13 @@ def run_jobs() -> None:
 
 
 def load_default_programme() -> list[str]:
-    """Bootstrap: a portal with no programme gets the shipped DP0 one."""
-    if queries.newest_programme() is not None:
-        return []
-    return [f"sign-up: {line}" for line in programmes.load_config(DEFAULT_PROGRAMME_FILE)]
+    """Bootstrap: a portal with no programme gets the shipped DP0 one, and every programme
+    from before privacy notices gets the shipped notice as its first version."""
+    if queries.newest_programme() is None:
+        return [f"sign-up: {line}" for line in programmes.load_config(DEFAULT_PROGRAMME_FILE)]
+    lines = []
+    for programme in programmes.all_programmes():
+        if privacy.published_notice(programme.id) is None:
+            notice = programmes.notice_in_force(programme.id)
+            lines.append(f"sign-up: {programme.slug}: privacy notice version {notice.version}")
+    return lines

@@ -17,7 +17,6 @@ from portal.core.db import transaction, utcnow
 from portal.extensions import db
 from portal.signup import programmes, queries
 from portal.signup.attributes import CAREER_STAGES, INSTITUTION_TYPES, SCIENCE_COLLABORATIONS
-from portal.signup.cli import DEFAULT_PROGRAMME_FILE
 from portal.signup.countries import country_name
 from portal.signup.models import (
     AdmissionMode,
@@ -32,6 +31,7 @@ from portal.signup.models import (
     StaffNote,
     Wave,
 )
+from portal.signup.programmes import DEFAULT_PROGRAMME_FILE
 from portal.signup.seats import lock_programme
 from portal.signup.transitions import give_delegate_account
 
@@ -165,6 +165,10 @@ def seed_demo_applications() -> list[str]:
         programmes.load_config(DEFAULT_PROGRAMME_FILE)
         programme = queries.programme_by_slug("dp0")
     assert programme is not None
+    staff = auth_services.find_user_by_email("programme@example.org")
+    if staff is not None:
+        # The demo's programme staff run the programme: they see profiles and edit settings.
+        auth_services.set_programme_staff(staff, True)
     made = db.session.scalar(
         select(func.count())
         .select_from(Application)
@@ -197,7 +201,6 @@ def seed_demo_applications() -> list[str]:
                 mode=AdmissionMode.COHORT,
             ),
         )
-    staff = auth_services.find_user_by_email("programme@example.org")
     with transaction():
         programme = lock_programme(programme.id)
         counts = _make_people(programme, programme.waves[0], staff)
@@ -208,6 +211,7 @@ def seed_demo_applications() -> list[str]:
 def _make_people(programme: Programme, wave: Wave, staff: User | None) -> Counter[str]:
     rng = random.Random(SEED)  # noqa: S311 - demo data, reproducible on purpose
     now = utcnow()
+    notice = programmes.notice_in_force(programme.id)
     staff_label = f"{staff.full_name} <{staff.email}>" if staff else "staff"
     states = [state for state, count in PLAN for _ in range(count)]
     counts: Counter[str] = Counter()
@@ -239,6 +243,8 @@ def _make_people(programme: Programme, wave: Wave, staff: User | None) -> Counte
             created_at=created,
             verified_at=None if state == S.UNVERIFIED else verified,
             guidelines_accepted_at=created,
+            privacy_notice_version=notice.version,
+            privacy_accepted_at=created,
             github_key=person["github_username"],
             collaborations=[CollaborationMembership(code=c) for c in collaborations],
             user=account,
@@ -267,6 +273,8 @@ def _plus_one(rng: random.Random, sponsor: Application, k: int) -> ApplicationSt
         created_at=now - timedelta(days=5 - k),
         verified_at=now - timedelta(days=5 - k),
         guidelines_accepted_at=now - timedelta(days=5 - k),
+        privacy_notice_version=sponsor.privacy_notice_version,
+        privacy_accepted_at=now - timedelta(days=5 - k),
         github_key=person["github_username"],
         is_plus_one=True,
         sponsor_id=sponsor.id,

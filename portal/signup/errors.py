@@ -15,9 +15,8 @@ class DoesNotExist(SignupError, NotFound):
 
 
 class InvalidQuery(SignupError):
-    """An API request whose filters or sort order are not ones the API knows."""
-
-    status = 400
+    """An API request whose filters or sort order are not ones the API knows (422, like every
+    request the API's contract refuses)."""
 
 
 class NotAllowed(SignupError, Conflict):
@@ -30,6 +29,10 @@ class ApplicationsClosed(NotAllowed):
 
 class OfferClosed(NotAllowed):
     """The offer was answered, withdrawn or has expired."""
+
+
+class NoticeChanged(SignupError, Conflict):
+    """The privacy notice the applicant accepted is no longer the one in force."""
 
 
 class DuplicateApplication(SignupError, Conflict):

@@ -29,11 +29,13 @@ from wtforms.validators import (
     Regexp,
     ValidationError,
 )
+from wtforms.widgets import HiddenInput
 
 from portal.core.forms import CachedOptionsSelect, MultiCheckboxField, PortalForm, choices
 from portal.signup.attributes import (
     ATTRIBUTES,
     CAREER_STAGES,
+    COHORT_ONLY,
     DATA_RIGHTS,
     EXPERIENCE_LEVELS,
     INSTITUTION_TYPES,
@@ -146,8 +148,14 @@ class ApplicationForm(PortalForm):
         "I have read and accept the delegate guidelines",
         validators=[DataRequired(message="Please accept the delegate guidelines to apply.")],
     )
+    accept_privacy = BooleanField(
+        "I have read the privacy notice and agree that my data is used and kept as it says",
+        validators=[DataRequired(message="Please accept the privacy notice to apply.")],
+    )
+    # The notice version the page showed: the one the applicant accepts.
+    privacy_notice_version = HiddenField()
 
-    # Fields a link may fill in (everything but the acceptance and the CSRF token).
+    # Fields a link may fill in (everything but the acceptances and the CSRF token).
     PREFILLABLE = (
         "full_name",
         "email",
@@ -166,6 +174,26 @@ class ApplicationForm(PortalForm):
         "preferred_language",
         "plus_one_sponsor",
     )
+
+    def __init__(self, *args: Any, cohort_required: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not cohort_required:
+            for name in COHORT_ONLY:
+                field = self[name]
+                field.validators = [Optional()]
+                field.flags.required = False
+                field.flags.optional = True
+                field.label.text += " (optional)"
+
+    @property
+    def shown_notice_version(self) -> int | None:
+        """The notice version the page showed the applicant: None when the form sent none (the
+        box they ticked then stands for the notice in force), 0 (no notice's) when it is not a
+        version number."""
+        raw = (self.privacy_notice_version.data or "").strip()
+        if not raw:
+            return None
+        return int(raw) if raw.isdigit() and len(raw) < 10 else 0
 
     def validate_data_rights_basis(self, field: Field) -> None:
         if self.data_rights.data in ("yes", "not_sure") and not (field.data or "").strip():
@@ -264,13 +292,18 @@ class QueueFilterForm(PortalForm):
     class Meta:
         csrf = False
 
-    def __init__(self, formdata: Any, *, programme: Programme) -> None:
+    def __init__(self, formdata: Any, *, programme: Programme, profiles: bool = True) -> None:
         super().__init__(formdata)
         self.programme_id = programme.id
+        self.profiles = profiles
         self.wave.choices = choices(
             [("", "Any wave"), *[(str(w.id), w.name) for w in programme.waves]]
         )
         self.attribute.choices = choices([("", "Any attribute"), *attribute_filter_choices()])
+        if not profiles:
+            # Filtering by an attribute would tell what it is: only programme staff may.
+            del self.attribute
+            self.q.description = "Name, email or GitHub username"
 
     def to_filters(self) -> QueueFilters:
         """The filters chosen; a value that is not one of its field's choices filters nothing."""
@@ -284,10 +317,11 @@ class QueueFilterForm(PortalForm):
             programme_id=self.programme_id,
             wave_id=int(wave) if wave.isdigit() else None,
             state=value("state"),
-            attribute=value("attribute"),
+            attribute=value("attribute") if self.profiles else "",
             q=value("q"),
             sort=value("sort") or "waitlist",
             plus_one=value("plus_one"),
+            profiles=self.profiles,
         )
 
     wave = SelectField("Wave", validators=[Optional()])
@@ -385,6 +419,58 @@ class ProgrammeForm(PortalForm):
         validators=[Length(max=20000)],
     )
     accepting_applications = BooleanField("The application form is open")
+    cohort_attributes_required = BooleanField(
+        "Applicants must answer the cohort questions",
+        description="Institution type, country and career stage are used only to balance the "
+        "cohort; unticked, the form marks them optional.",
+    )
+
+
+class PrivacyNoticeForm(PortalForm):
+    body = TextAreaField(
+        "Privacy notice (Markdown)",
+        description="What is kept about applicants, what for, who sees it and how long it is "
+        "kept. {applicant_retention_days}, {attachment_retention_days} and "
+        "{outbox_retention_days} show the retention periods the portal is configured with.",
+        validators=[InputRequired(), Length(max=50000)],
+    )
+    purpose_admission = TextAreaField(
+        "Beside the admission fields",
+        description="Name, email, institution, data rights, experience, contribution.",
+        validators=[InputRequired(), Length(max=1000)],
+    )
+    purpose_cohort = TextAreaField(
+        "Beside the cohort fields",
+        description="Institution type, country, career stage, Science Collaborations.",
+        validators=[InputRequired(), Length(max=1000)],
+    )
+    purpose_provisioning = TextAreaField(
+        "Beside the GitHub field",
+        validators=[InputRequired(), Length(max=1000)],
+    )
+    purpose_support = TextAreaField(
+        "Beside the language field",
+        description="Name, email and language, used to write to people and answer tickets.",
+        validators=[InputRequired(), Length(max=1000)],
+    )
+    changes = TextAreaField(
+        "What changed",
+        description="Shown to every applicant and delegate at their next visit, with the new "
+        "notice. Needed to publish any version after the first.",
+        validators=[Length(max=5000)],
+    )
+
+
+class NoticeSeenForm(PortalForm):
+    """A signed-in person has read the changed notices they were shown."""
+
+    notices = IdListField("Notices")
+
+
+class StatusNoticeSeenForm(PortalForm):
+    """The holder of a status link has read the changed notice shown there."""
+
+    version = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
 
 
 class WaveForm(PortalForm):

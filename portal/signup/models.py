@@ -1,5 +1,5 @@
-"""Tables of delegate sign-up: programmes, waves, targets, applications, offers, the audit
-trail, staff notes and cohort selection runs."""
+"""Tables of delegate sign-up: programmes, waves, targets, privacy notices, applications, offers,
+the audit trail, staff notes and cohort selection runs."""
 
 from __future__ import annotations
 
@@ -101,6 +101,7 @@ class EventKind(LabelledEnum):
     STATE = "state", "State"
     PRIORITY = "priority", "Priority"
     WAVE = "wave", "Wave"
+    PRIVACY = "privacy", "Privacy notice"
 
 
 class GitHubState(LabelledEnum):
@@ -134,6 +135,8 @@ class Programme(Base):
     guidelines_text: Mapped[str] = mapped_column(Text, default="")
     offer_lifetime_hours: Mapped[int] = mapped_column(Integer, default=7 * 24)
     accepting_applications: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Whether the attributes used only for cohort balance must be given (optional by default).
+    cohort_attributes_required: Mapped[bool] = mapped_column(Boolean, default=False)
     # attribute name -> weight of its targets in cohort selection (1.0 when absent)
     target_weights: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -146,6 +149,9 @@ class Programme(Base):
         back_populates="programme",
         cascade="all, delete-orphan",
         order_by="Target.attribute, Target.value",
+    )
+    notices: Mapped[list[PrivacyNotice]] = relationship(
+        back_populates="programme", order_by="PrivacyNotice.version", passive_deletes=True
     )
 
     def weight_of(self, attribute: str) -> float:
@@ -214,6 +220,39 @@ class Target(Base):
     programme: Mapped[Programme] = relationship(back_populates="targets")
 
 
+class PrivacyNotice(Base):
+    """One version of a programme's privacy notice: what is kept about applicants, what for and
+    for how long (Markdown), with a short text per group of the form's fields and what changed
+    since the version before. A version is a draft until it is published, and never changes
+    after; a programme has at most one draft, the version after its newest."""
+
+    __tablename__ = "signup_privacy_notice"
+    __table_args__ = (
+        UniqueConstraint("programme_id", "version"),
+        CheckConstraint("version > 0", name="version_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("signup_programme.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)
+    # form group ("admission", "cohort", "provisioning", "support") -> what it is for, how long
+    purposes: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    changes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    programme: Mapped[Programme] = relationship(back_populates="notices")
+
+    @property
+    def is_published(self) -> bool:
+        return self.published_at is not None
+
+    def __repr__(self) -> str:
+        return f"<PrivacyNotice {self.programme_id} v{self.version}>"
+
+
 class Application(Base):
     """One person's application to a programme, from submission to admission or departure.
 
@@ -255,6 +294,10 @@ class Application(Base):
     contribution: Mapped[str] = mapped_column(Text, default="")
     preferred_language: Mapped[str] = mapped_column(String(5), default="en")
     guidelines_accepted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The privacy notice version the applicant accepted (or last acknowledged), and when; none
+    # for applications made before the programme had a notice.
+    privacy_notice_version: Mapped[int | None] = mapped_column(Integer)
+    privacy_accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     is_plus_one: Mapped[bool] = mapped_column(Boolean, default=False)
     sponsor_id: Mapped[int | None] = mapped_column(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, time
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +17,15 @@ from portal.audit import AuditAction, record_audit, record_change
 from portal.core.db import transaction, utcnow
 from portal.core.templating import portal_zone
 from portal.extensions import db
+from portal.signup import privacy
 from portal.signup.attributes import ATTRIBUTES, is_known
 from portal.signup.errors import CapacityBelowSeatsTaken, DoesNotExist, InvalidConfig, NotAllowed
-from portal.signup.models import AdmissionMode, Programme, Target, Wave
+from portal.signup.models import AdmissionMode, PrivacyNotice, Programme, Target, Wave
+from portal.signup.privacy import DataPurpose, NoticeFields
 from portal.signup.seats import lock_programme, seats_held
+
+# The DP0 programme as the portal ships it; its privacy notice is every new programme's first.
+DEFAULT_PROGRAMME_FILE = Path(__file__).resolve().parents[2] / "config" / "dp0_programme.toml"
 
 # Attributes a person has exactly one value of: their target fractions cannot add up past 1.
 MULTI_VALUED = {"science_collaboration"}
@@ -35,6 +41,7 @@ class ProgrammeFields:
     guidelines_text: str = ""
     offer_lifetime_hours: int = 7 * 24
     accepting_applications: bool = True
+    cohort_attributes_required: bool = False
 
 
 @dataclass(frozen=True)
@@ -56,8 +63,11 @@ def wave_fields(wave: Wave) -> WaveFields:
     return WaveFields(**{f.name: getattr(wave, f.name) for f in fields(WaveFields)})
 
 
-def save_programme(programme_id: int | None, values: ProgrammeFields) -> Programme:
-    """Create a programme, or change one within the seat rule."""
+def save_programme(
+    programme_id: int | None, values: ProgrammeFields, notice: NoticeFields | None = None
+) -> Programme:
+    """Create a programme (with `notice`, or the shipped one, as its privacy notice's first
+    version), or change one within the seat rule."""
     with transaction() as session:
         clash = session.scalar(select(Programme).where(Programme.slug == values.slug))
         if clash is not None and clash.id != programme_id:
@@ -85,6 +95,8 @@ def save_programme(programme_id: int | None, values: ProgrammeFields) -> Program
             before,
             vars(values),
         )
+        if before is None:
+            privacy.ensure_notice(programme.id, notice or default_notice())
         return programme
 
 
@@ -269,14 +281,51 @@ def load_config(path: Path) -> list[str]:
             accepting_applications=bool(
                 table.get("accepting_applications", base.accepting_applications)
             ),
+            cohort_attributes_required=bool(
+                table.get("cohort_attributes_required", base.cohort_attributes_required)
+            ),
         )
-        programme = save_programme(existing.id if existing else None, values)
+        notice = _notice_fields(config["privacy"]) if "privacy" in config else None
+        programme = save_programme(existing.id if existing else None, values, notice)
         lines = [f"{'updated' if existing else 'created'} programme {slug} ({programme.name})"]
+        if existing is not None and notice is not None:
+            lines.append(privacy.load_notice(programme.id, notice))
         for index, wave_table in enumerate(config.get("waves", [])):
             lines.append(_load_wave(programme, wave_table, f"[[waves]] #{index + 1}"))
         if "targets" in config:
             lines.append(_load_targets(programme, config["targets"], config.get("target_weights")))
         return lines
+
+
+def _notice_fields(table: Any) -> NoticeFields:
+    """The [privacy] table: the notice, one text per group of the form's fields, and (for a
+    new version) what changed."""
+    if not isinstance(table, dict):
+        raise InvalidConfig("[privacy] must be a table with notice, purposes and changes.")
+    purposes = table.get("purposes", {})
+    if not isinstance(purposes, dict) or not all(
+        isinstance(purposes.get(p.value), str) for p in DataPurpose
+    ):
+        names = ", ".join(p.value for p in DataPurpose)
+        raise InvalidConfig(f"[privacy.purposes] needs a text for each of: {names}.")
+    return NoticeFields(
+        body=_need(table, "notice", str, "[privacy]"),
+        purposes={p.value: purposes[p.value] for p in DataPurpose},
+        changes=str(table.get("changes", "")),
+    )
+
+
+@cache
+def default_notice() -> NoticeFields:
+    """The shipped programme's privacy notice, for programmes created without one."""
+    return _notice_fields(read_config(DEFAULT_PROGRAMME_FILE).get("privacy"))
+
+
+def notice_in_force(programme_id: int) -> PrivacyNotice:
+    """The notice applicants accept; a programme from before notices gets the shipped one."""
+    return privacy.published_notice(programme_id) or privacy.ensure_notice(
+        programme_id, default_notice()
+    )
 
 
 def _load_wave(programme: Programme, table: dict[str, Any], where: str) -> str:

@@ -123,14 +123,20 @@ def waitlist_position(application: Application) -> int | None:
     return waiting_beside(application, ahead) + 1
 
 
-def applications_of(user: User) -> list[Application]:
+def owned_by(user: User) -> ColumnElement[bool]:
     """A signed-in person's own applications: linked to the account, or sent from its
     verified address."""
     condition = Application.user_id == user.id
     if user.email_verified:
         condition = or_(condition, Application.email == user.email)
+    return condition
+
+
+def applications_of(user: User) -> list[Application]:
     return list(
-        db.session.scalars(select(Application).where(condition).order_by(Application.id.desc()))
+        db.session.scalars(
+            select(Application).where(owned_by(user)).order_by(Application.id.desc())
+        )
     )
 
 

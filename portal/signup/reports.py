@@ -203,6 +203,9 @@ class QueueFilters:
     q: str = ""
     sort: str = "waitlist"
     plus_one: str = ""
+    # Whether whoever reads the queue may see applicants' profiles (programme staff): without,
+    # neither an attribute filter nor a search may tell them anything a profile says.
+    profiles: bool = True
 
 
 def queue_filters_from_query(programme: Programme, args: Mapping[str, str]) -> QueueFilters:
@@ -291,21 +294,20 @@ def application_query(filters: QueueFilters) -> Select[Application]:
         query = query.where(Application.state == filters.state)
     if filters.plus_one:
         query = query.where(Application.is_plus_one.is_(filters.plus_one == "yes"))
-    if filters.attribute:
+    if filters.attribute and filters.profiles:
         name, _, value = filters.attribute.partition(":")
         condition = attribute_condition(name, value)
         if condition is not None:
             query = query.where(condition)
     if filters.q.strip():
         like = f"%{filters.q.strip().lower()}%"
-        query = query.where(
-            or_(
-                func.lower(Application.full_name).like(like),
-                Application.email.like(like),
-                func.lower(Application.institution).like(like),
-                Application.github_key.like(like),
-            )
-        )
+        searched = [
+            func.lower(Application.full_name),
+            Application.email,
+            Application.github_key,
+            *([func.lower(Application.institution)] if filters.profiles else []),
+        ]
+        query = query.where(or_(*(column.like(like) for column in searched)))
     return query.order_by(*SORTS.get(filters.sort, SORTS["waitlist"]))
 
 

@@ -1,5 +1,10 @@
 """Staff pages of sign-up: the dashboard, the review queue with bulk decisions, an application's
-detail and audit trail, cohort selection, provisioning status and the delegate exports."""
+detail and audit trail, cohort selection, provisioning status and the delegate exports.
+
+Every staff member sees what a ticket needs (who applied, with their email, GitHub username and
+where the application stands) and keeps provisioning going. Applicants' profiles (institution,
+country, career stage, collaborations, experience, data rights, answers, staff notes), the
+decisions made on them and cohort selection are for programme staff and admins."""
 
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ from flask_login import current_user
 from portal.auth.forms import ConfirmForm
 from portal.core.db import utcnow
 from portal.core.forms import form_page
-from portal.core.security import staff_required
+from portal.core.security import programme_staff_required, staff_required
 from portal.core.templating import add_nav_item
 from portal.extensions import db
 from portal.signup import decisions, links, provisioning, queries, reports, selection
@@ -107,7 +112,7 @@ def _dashboard(programme: Programme | None, close_form: CloseWaitlistForm) -> Re
         waves=[(wave, reports.wave_counts(wave)) for wave in programme.waves],
         current=queries.current_wave(programme, now),
         per_day=reports.applications_per_day(programme),
-        composition=reports.composition(programme),
+        composition=reports.composition(programme) if current_user.is_programme_staff else None,
         target_label=reports.target_label,
         close_form=close_form,
         github=provisioning.github_team(),
@@ -121,7 +126,7 @@ def dashboard() -> ResponseReturnValue:
 
 
 @bp.route("/programmes/<int:programme_id>/close-waitlist", methods=["POST"])
-@staff_required
+@programme_staff_required
 def close_waitlist(programme_id: int) -> ResponseReturnValue:
     programme = db.get_or_404(Programme, programme_id)
     form = CloseWaitlistForm()
@@ -136,7 +141,9 @@ def close_waitlist(programme_id: int) -> ResponseReturnValue:
 
 
 def _queue(programme: Programme, bulk_form: BulkDecisionForm) -> str:
-    form = QueueFilterForm(request.args, programme=programme)
+    form = QueueFilterForm(
+        request.args, programme=programme, profiles=current_user.is_programme_staff
+    )
     page = db.paginate(
         reports.application_query(form.to_filters()), per_page=PER_PAGE, error_out=False
     )
@@ -161,7 +168,7 @@ def applications() -> ResponseReturnValue:
 
 
 @bp.route("/applications", methods=["POST"])
-@staff_required
+@programme_staff_required
 def bulk_decide() -> ResponseReturnValue:
     programme = _programme()
     if programme is None:
@@ -201,7 +208,7 @@ def application(application_id: int) -> ResponseReturnValue:
 
 
 @bp.route("/applications/<int:application_id>/decision", methods=["POST"])
-@staff_required
+@programme_staff_required
 def decide_one(application_id: int) -> ResponseReturnValue:
     found = _application(application_id)
     form = DecisionForm()
@@ -212,7 +219,7 @@ def decide_one(application_id: int) -> ResponseReturnValue:
 
 
 @bp.route("/applications/<int:application_id>/priority", methods=["POST"])
-@staff_required
+@programme_staff_required
 def set_priority(application_id: int) -> ResponseReturnValue:
     found = _application(application_id)
     form = PriorityForm()
@@ -224,7 +231,7 @@ def set_priority(application_id: int) -> ResponseReturnValue:
 
 
 @bp.route("/applications/<int:application_id>/notes", methods=["POST"])
-@staff_required
+@programme_staff_required
 def add_note(application_id: int) -> ResponseReturnValue:
     found = _application(application_id)
     form = NoteForm()
@@ -239,7 +246,7 @@ def add_note(application_id: int) -> ResponseReturnValue:
 
 
 @bp.route("/waves/<int:wave_id>/cohort", methods=["GET", "POST"])
-@staff_required
+@programme_staff_required
 def cohort(wave_id: int) -> ResponseReturnValue:
     wave = db.get_or_404(Wave, wave_id)
     form = CohortForm(
@@ -265,7 +272,7 @@ def cohort(wave_id: int) -> ResponseReturnValue:
 
 
 @bp.route("/cohort-runs/<int:run_id>", methods=["GET", "POST"])
-@staff_required
+@programme_staff_required
 def cohort_run(run_id: int) -> ResponseReturnValue:
     run = db.get_or_404(CohortRun, run_id)
     form = CohortAdmitForm()

@@ -30,6 +30,9 @@ from portal.signup import (
     demo,
     jobs,
     links,
+    privacy,
+    privacy_views,
+    programmes,
     provisioning,
     queries,
     staff_views,
@@ -37,7 +40,12 @@ from portal.signup import (
 from portal.signup.attributes import ATTRIBUTES, label_of, overall_experience
 from portal.signup.countries import country_name, region_of
 from portal.signup.errors import NotAllowed, SignupError
-from portal.signup.forms import ApplicationForm, EmailLookupForm, WithdrawForm
+from portal.signup.forms import (
+    ApplicationForm,
+    EmailLookupForm,
+    StatusNoticeSeenForm,
+    WithdrawForm,
+)
 from portal.signup.models import Application, ApplicationState, Programme, WaveStatus
 from portal.signup.seats import free_seats
 
@@ -97,6 +105,7 @@ def _input(form: ApplicationForm) -> applying.ApplicationInput:
         preferred_language=form.preferred_language.data or "en",
         sponsor_email=form.plus_one_sponsor.data or "",
         accepted_guidelines=bool(form.accept_guidelines.data),
+        privacy_notice_version=form.shown_notice_version,
     )
 
 
@@ -111,7 +120,12 @@ def apply() -> ResponseReturnValue:
     if programme is None or wave is None:
         return render_template("signup/apply_closed.html", programme=programme)
     user = _signed_in()
-    form = ApplicationForm() if request.method == "POST" else ApplicationForm(formdata=_prefill())
+    required = programme.cohort_attributes_required
+    form = (
+        ApplicationForm(cohort_required=required)
+        if request.method == "POST"
+        else ApplicationForm(formdata=_prefill(), cohort_required=required)
+    )
     if request.method == "GET" and user is not None:
         form.full_name.data = form.full_name.data or user.full_name
         form.email.data = form.email.data or user.email
@@ -131,11 +145,17 @@ def apply() -> ResponseReturnValue:
                 )
             flash(STATE_MESSAGES.get(result.application.state, "Thank you."), "success")
             return redirect(url_for("signup.status", token=links.status_token(result.application)))
+    notice = programmes.notice_in_force(programme.id)
+    if form.shown_notice_version != notice.version:
+        # What is accepted is the notice on the page: one that changed must be accepted anew.
+        form.accept_privacy.data = False
+        form.privacy_notice_version.data = str(notice.version)
     wave_status = wave.status(now)
     return form_page(
         "signup/apply.html",
         form,
         programme=programme,
+        notice=notice,
         wave=wave,
         wave_status=wave_status,
         upcoming=queries.next_wave(programme, now) if wave_status == WaveStatus.OPEN else None,
@@ -184,6 +204,8 @@ def _status_page(application: Application, token: str, **extra: object) -> str:
         offer_expired=offer is not None and offer.expires_at <= utcnow(),
         sponsored=queries.plus_ones_of(application),
         live=application.is_live,
+        changed_notice=privacy.pending_for_application(application),
+        notice_form=StatusNoticeSeenForm(formdata=None),
         withdraw_form=extra.pop("withdraw_form", None) or WithdrawForm(formdata=None),
         **extra,
     )
@@ -215,6 +237,22 @@ def withdraw(token: str) -> ResponseReturnValue:
         flash(exc.message, "error")
     else:
         flash("Your application is withdrawn. We have sent you a confirmation.", "success")
+    return redirect(url_for("signup.status", token=token))
+
+
+@bp.route("/status/<token>/privacy", methods=["POST"])
+@public
+def notice_seen(token: str) -> ResponseReturnValue:
+    """The holder of the status link has read the changed privacy notice shown there."""
+    try:
+        application = links.application_for_status_token(token)
+    except InvalidToken as exc:
+        return _link_problem(exc.reason)
+    form = StatusNoticeSeenForm()
+    if form.validate_on_submit() and privacy.acknowledge_for_application(
+        application.id, form.version.data or 0
+    ):
+        flash("Thank you: you have read the new privacy notice.", "success")
     return redirect(url_for("signup.status", token=token))
 
 
@@ -307,6 +345,9 @@ def _template_helpers(app: Flask) -> None:
         signup_experience=overall_experience,
         signup_now=utcnow,
         signup_sponsor_token=links.sponsor_token,
+        signup_notice_text=privacy.fill_in,
+        signup_purpose=privacy.purpose_of,
+        signup_purposes=list(privacy.DataPurpose),
     )
 
 
@@ -316,6 +357,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     staff_views.init_app(app)
     admin_views.init_app(app)
+    privacy_views.init_app(app)
     api.init_app(app)
     _template_helpers(app)
     add_nav_item(app, "signup.apply", "Apply", None, order=20)

@@ -10,7 +10,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-ROLES = ("anonymous", "applicant", "delegate", "staff", "tier1", "tier2", "tier3", "admin")
+# "programme" is an untiered staff account with the programme-staff permission.
+ROLES = (
+    "anonymous",
+    "applicant",
+    "delegate",
+    "staff",
+    "tier1",
+    "tier2",
+    "tier3",
+    "programme",
+    "admin",
+)
+STAFF_ROLES = ("staff", "tier1", "tier2", "tier3", "programme", "admin")
 
 
 @dataclass(frozen=True)
@@ -40,8 +52,13 @@ def staff(ok: int, *, anonymous: int = 302) -> dict[str, int]:
         "anonymous": anonymous,
         "applicant": 403,
         "delegate": 403,
-        **dict.fromkeys(("staff", "tier1", "tier2", "tier3", "admin"), ok),
+        **dict.fromkeys(STAFF_ROLES, ok),
     }
+
+
+def programme_staff(ok: int, *, anonymous: int = 302) -> dict[str, int]:
+    """Programme staff and admins get `ok`; other staff, like everyone else, 403."""
+    return {**dict.fromkeys(ROLES, 403), "anonymous": anonymous, "programme": ok, "admin": ok}
 
 
 def admins(ok: int, *, anonymous: int = 302) -> dict[str, int]:

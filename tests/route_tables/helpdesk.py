@@ -39,7 +39,7 @@ def requester_only(ok: int) -> dict[str, int]:
 
 
 def tiered_staff(ok: int, *, untiered: int = 403) -> dict[str, int]:
-    return {**staff(ok), "staff": untiered}
+    return {**staff(ok), "staff": untiered, "programme": untiered}
 
 
 TICKET = "/staff/tickets/{ticket_id}"

@@ -1,5 +1,6 @@
-"""Routes of delegate sign-up: the public form and status pages (open to anyone with the link),
-the signed-in person's applications, staff review, admin configuration and the API."""
+"""Routes of delegate sign-up: the public form, status and privacy pages (open to anyone with the
+link), the signed-in person's applications and changed notices, staff review (profiles,
+decisions and cohorts for programme staff), programme settings and the API."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from portal.extensions import db
 from portal.signup import applying, jobs, links
 from portal.signup.models import Application, CohortRun
 from portal.signup.programmes import ProgrammeFields, WaveFields, save_programme, save_wave
-from tests.route_tables import Route, admins, everyone, signed_in, staff
+from tests.route_tables import Route, admins, everyone, programme_staff, signed_in, staff
 from tests.signup.conftest import application_input
 
 
@@ -76,20 +77,31 @@ ROUTES = [
     Route("GET", "/signup/sponsor/{sponsor_token}", everyone(200)),
     Route("POST", "/signup/sponsor/{sponsor_token}", everyone(302), data={"answer": "decline"}),
     Route("GET", "/signup/mine", signed_in(200)),
-    # Staff.
+    Route("POST", "/signup/status/{status_token}/privacy", everyone(302)),
+    Route("GET", "/signup/privacy/dp0", everyone(200)),
+    Route("GET", "/signup/privacy/dp0/1", everyone(200)),
+    Route("GET", "/signup/privacy/dp0/2", everyone(404)),
+    Route("GET", "/signup/privacy/no-such-programme", everyone(404)),
+    # Nothing changed for these accounts: the page sends them on.
+    Route("GET", "/signup/privacy/changes", signed_in(302)),
+    Route("POST", "/signup/privacy/changes", signed_in(302)),
+    # Staff: every staff member sees who applied and where each application stands (the
+    # dashboard, the queue and an application show profiles to programme staff only);
+    # decisions and cohort selection are programme staff's.
     Route("GET", "/staff/signup/", staff(200)),
-    Route("POST", "/staff/signup/programmes/{programme_id}/close-waitlist", staff(422)),
+    Route("POST", "/staff/signup/programmes/{programme_id}/close-waitlist", programme_staff(422)),
     Route("GET", "/staff/signup/applications", staff(200)),
-    Route("POST", "/staff/signup/applications", staff(422)),
+    Route("GET", "/staff/signup/applications?attribute=career_stage:graduate", staff(200)),
+    Route("POST", "/staff/signup/applications", programme_staff(422)),
     Route("GET", "/staff/signup/applications/{application_id}", staff(200)),
     Route("GET", "/staff/signup/applications/999999", staff(404)),
-    Route("POST", "/staff/signup/applications/{application_id}/decision", staff(422)),
-    Route("POST", "/staff/signup/applications/{application_id}/priority", staff(422)),
-    Route("POST", "/staff/signup/applications/{application_id}/notes", staff(422)),
-    Route("GET", "/staff/signup/waves/{wave_id}/cohort", staff(200)),
-    Route("POST", "/staff/signup/waves/{wave_id}/cohort", staff(422)),
-    Route("GET", "/staff/signup/cohort-runs/{run_id}", staff(200)),
-    Route("POST", "/staff/signup/cohort-runs/{run_id}", staff(422)),
+    Route("POST", "/staff/signup/applications/{application_id}/decision", programme_staff(422)),
+    Route("POST", "/staff/signup/applications/{application_id}/priority", programme_staff(422)),
+    Route("POST", "/staff/signup/applications/{application_id}/notes", programme_staff(422)),
+    Route("GET", "/staff/signup/waves/{wave_id}/cohort", programme_staff(200)),
+    Route("POST", "/staff/signup/waves/{wave_id}/cohort", programme_staff(422)),
+    Route("GET", "/staff/signup/cohort-runs/{run_id}", programme_staff(200)),
+    Route("POST", "/staff/signup/cohort-runs/{run_id}", programme_staff(422)),
     Route("GET", "/staff/signup/programmes/{programme_id}/provisioning", staff(200)),
     Route(
         "POST",
@@ -99,18 +111,21 @@ ROUTES = [
     ),
     Route("GET", "/staff/signup/programmes/{programme_id}/delegates.csv", staff(200)),
     Route("GET", "/staff/signup/programmes/{programme_id}/delegates.json", staff(200)),
-    # Admins configure programmes, waves and targets.
-    Route("GET", "/admin/signup/", admins(200)),
+    # Programme staff and admins configure programmes, waves, targets and the privacy notice;
+    # only admins create programmes.
+    Route("GET", "/admin/signup/", programme_staff(200)),
     Route("GET", "/admin/signup/programmes/new", admins(200)),
     Route("POST", "/admin/signup/programmes/new", admins(422)),
-    Route("GET", "/admin/signup/programmes/{programme_id}", admins(200)),
-    Route("POST", "/admin/signup/programmes/{programme_id}", admins(422)),
-    Route("GET", "/admin/signup/programmes/{programme_id}/waves/new", admins(200)),
-    Route("POST", "/admin/signup/programmes/{programme_id}/waves/new", admins(422)),
-    Route("GET", "/admin/signup/waves/{wave_id}", admins(200)),
-    Route("POST", "/admin/signup/waves/{wave_id}", admins(422)),
-    Route("GET", "/admin/signup/programmes/{programme_id}/targets", admins(200)),
-    Route("POST", "/admin/signup/programmes/{programme_id}/targets", admins(422)),
+    Route("GET", "/admin/signup/programmes/{programme_id}", programme_staff(200)),
+    Route("POST", "/admin/signup/programmes/{programme_id}", programme_staff(422)),
+    Route("GET", "/admin/signup/programmes/{programme_id}/waves/new", programme_staff(200)),
+    Route("POST", "/admin/signup/programmes/{programme_id}/waves/new", programme_staff(422)),
+    Route("GET", "/admin/signup/waves/{wave_id}", programme_staff(200)),
+    Route("POST", "/admin/signup/waves/{wave_id}", programme_staff(422)),
+    Route("GET", "/admin/signup/programmes/{programme_id}/targets", programme_staff(200)),
+    Route("POST", "/admin/signup/programmes/{programme_id}/targets", programme_staff(422)),
+    Route("GET", "/admin/signup/programmes/{programme_id}/privacy", programme_staff(200)),
+    Route("POST", "/admin/signup/programmes/{programme_id}/privacy", programme_staff(422)),
     # The API takes bearer tokens only.
     Route("GET", "/api/v1/signup/programmes", everyone(401)),
     Route("GET", "/api/v1/signup/programmes/{programme_id}", everyone(401)),

@@ -12,6 +12,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from portal.auth import services as auth_services
 from portal.auth.models import User
 from portal.core.db import utcnow
 from portal.core.roles import Role
@@ -54,6 +55,7 @@ def form_data(n: int, **overrides: Any) -> dict[str, Any]:
         "preferred_language": "en",
         "plus_one_sponsor": "",
         "accept_guidelines": "y",
+        "accept_privacy": "y",
     }
     data.update(overrides)
     return data
@@ -229,6 +231,25 @@ def status_token(app: Flask, application_id: int) -> str:
         application = db.session.get(Application, application_id)
         assert application is not None
         return links.status_token(application)
+
+
+@pytest.fixture
+def make_user(app: Flask, make_user: Any) -> Any:
+    """Accounts as the suite's `make_user` makes them, except that staff accounts are programme
+    staff unless `programme_staff=False`: the sign-up tests act as the people who run the
+    programme, who see applicants' profiles and decide on them."""
+
+    def _make(*args: Any, programme_staff: bool = True, **kwargs: Any) -> User:
+        user: User = make_user(*args, **kwargs)
+        if programme_staff and user.is_staff:
+            with app.app_context():
+                account = db.session.get(User, user.id)
+                assert account is not None
+                auth_services.set_programme_staff(account, True)
+            user.programme_staff = True
+        return user
+
+    return _make
 
 
 def staff_user(app: Flask, make_user: Any) -> User:

@@ -116,6 +116,13 @@ def load_config(
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour"),
+        # Per email address, a backoff rather than a lock (portal/auth/backoff.py): after this
+        # many wrong passwords each try waits, from the base doubling up to the ceiling, so an
+        # attacker cannot keep the owner out for longer than the ceiling.
+        "LOGIN_BACKOFF_FREE_FAILURES": _int("LOGIN_BACKOFF_FREE_FAILURES", 5),
+        "LOGIN_BACKOFF_BASE_SECONDS": _int("LOGIN_BACKOFF_BASE_SECONDS", 5),
+        "LOGIN_BACKOFF_MAX_SECONDS": _int("LOGIN_BACKOFF_MAX_SECONDS", 300),
+        "LOGIN_BACKOFF_RESET_SECONDS": _int("LOGIN_BACKOFF_RESET_SECONDS", 24 * 60 * 60),
         # Forms that send an email (register, resend a link, reset): per client address, and
         # per recipient so that no one can flood an inbox from many addresses.
         "MAIL_RATE_LIMIT": os.environ.get("MAIL_RATE_LIMIT", "10 per hour"),

@@ -258,19 +258,84 @@ def test_change_password_checks_the_current_one(app, make_user, login):
     assert client.get("/account/").status_code == 200  # this device stays signed in
 
 
-def test_sign_in_is_rate_limited(app, client, make_user):
+def test_failed_sign_ins_are_limited_per_client_address(app, client, make_user):
     app.config["LOGIN_RATE_LIMIT"] = "3 per minute"
     user = make_user(Role.DELEGATE)
+    # Different accounts each time: it is the address that is limited here.
     statuses = [
         client.submit(
-            "/auth/login", {"email": user.email, "password": "wrong password!"}
+            "/auth/login", {"email": f"guess{n}@example.org", "password": "wrong password!"}
         ).status_code
-        for _ in range(4)
+        for n in range(4)
     ]
     assert statuses == [422, 422, 422, 429]
     blocked = client.submit("/auth/login", {"email": user.email, "password": PASSWORD})
     assert blocked.status_code == 429
     assert b"Too many attempts" in blocked.data
+    assert 0 < int(blocked.headers["Retry-After"]) <= 60
+
+
+def test_successful_sign_ins_from_one_address_do_not_lock_it_out(app, make_user):
+    """A workshop behind one campus address: everyone signs in, nobody is refused."""
+    app.config["LOGIN_RATE_LIMIT"] = "3 per minute"
+    for _ in range(6):
+        client = app.test_client()
+        assert client.sign_in(make_user(Role.DELEGATE).email).status_code == 302
+    # A mistyped password among them still leaves room for the others.
+    client = app.test_client()
+    typo = client.submit("/auth/login", {"email": "x@example.org", "password": "wrong!"})
+    assert typo.status_code == 422
+    assert app.test_client().sign_in(make_user(Role.DELEGATE).email).status_code == 302
+
+
+def _from(app, address: str, email: str, password: str):
+    client = app.test_client()
+    return client.submit(
+        "/auth/login",
+        {"email": email, "password": password},
+        environ_base={"REMOTE_ADDR": address},
+    )
+
+
+def test_wrong_passwords_slow_an_account_down_without_locking_its_owner_out(app, make_user):
+    app.config.update(
+        LOGIN_BACKOFF_FREE_FAILURES=2, LOGIN_BACKOFF_BASE_SECONDS=10, LOGIN_BACKOFF_MAX_SECONDS=20
+    )
+    owner = make_user(Role.DELEGATE)
+    # On a whole second, so that Retry-After (whole seconds) is exactly the pause.
+    with time_machine.travel(utcnow().replace(microsecond=0), tick=False) as clock:
+        # An attacker changes address on every try, so no per-address limit applies.
+        guesses = [
+            _from(app, f"198.51.100.{n}", owner.email, "guess!").status_code for n in range(3)
+        ]
+        assert guesses == [422, 422, 422]  # the third wrong password starts a 10 s pause
+        paused = _from(app, "198.51.100.9", owner.email, "guess!")
+        assert paused.status_code == 429
+        assert paused.headers["Retry-After"] == "10"
+        assert b"try again in 10 seconds" in paused.data
+        assert f'value="{owner.email}"'.encode() in paused.data  # the form keeps what was typed
+        # During the pause even the right password waits: nothing is checked at all.
+        assert _from(app, "192.0.2.1", owner.email, PASSWORD).status_code == 429
+        clock.shift(10)
+        assert _from(app, "198.51.100.10", owner.email, "guess!").status_code == 422
+        # Each failure after the free ones doubles the pause, up to the ceiling.
+        assert _from(app, "198.51.100.11", owner.email, "guess!").headers["Retry-After"] == "20"
+        clock.shift(20)
+        assert _from(app, "198.51.100.12", owner.email, "guess!").status_code == 422
+        assert _from(app, "198.51.100.13", owner.email, "guess!").headers["Retry-After"] == "20"
+        # Once the pause has passed the owner signs in, and the failures are forgotten.
+        clock.shift(20)
+        assert _from(app, "192.0.2.1", owner.email, PASSWORD).status_code == 302
+        assert _from(app, "198.51.100.14", owner.email, "guess!").status_code == 422
+        assert _from(app, "198.51.100.15", owner.email, "guess!").status_code == 422
+
+
+def test_the_backoff_is_the_same_for_an_address_without_an_account(app):
+    app.config.update(LOGIN_BACKOFF_FREE_FAILURES=1, LOGIN_BACKOFF_BASE_SECONDS=30)
+    statuses = [
+        _from(app, f"198.51.100.{n}", "nobody@example.org", "x").status_code for n in range(3)
+    ]
+    assert statuses == [422, 422, 429]
 
 
 def test_deactivated_account_cannot_sign_in(app, client, make_user):

@@ -12,11 +12,13 @@ from sqlalchemy import Select, delete, func, or_, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.audit import AuditAction, record_audit, record_change
+from portal.auth import backoff
 from portal.auth.models import ApiToken, User, UserSession
 from portal.core.db import transaction, utcnow
 from portal.core.errors import UserError
 from portal.core.request_input import MAX_ID
 from portal.core.roles import Role, SupportTier
+from portal.core.templating import format_wait
 from portal.core.tokens import InvalidToken, make_token, read_token
 from portal.core.urls import external_url
 from portal.extensions import db
@@ -49,6 +51,19 @@ class InvalidCredentials(AuthError):
 
 class EmailNotVerified(AuthError):
     pass
+
+
+class SignInPaused(AuthError):
+    """Too many wrong passwords for this address lately: the next try must wait."""
+
+    status = 429
+
+    def __init__(self, seconds: int) -> None:
+        self.seconds = seconds
+        super().__init__(
+            "Too many wrong passwords for this email address. For its safety, try again in "
+            f"{format_wait(seconds)}."
+        )
 
 
 class LastAdmin(AuthError):
@@ -125,8 +140,13 @@ def verify_email(token: str) -> User:
 
 
 def authenticate(email: str, password: str) -> User:
-    """The account for these credentials, or an error that does not say which part was wrong."""
-    user = find_user_by_email(email)
+    """The account for these credentials, or an error that does not say which part was wrong.
+    After several wrong passwords for one address, tries with it must wait (backoff.py)."""
+    address = normalise_email(email)
+    wait = backoff.seconds_to_wait(address)
+    if wait:
+        raise SignInPaused(wait)
+    user = find_user_by_email(address)
     stored = (
         user.password_hash
         if user is not None and user.password_hash
@@ -134,7 +154,9 @@ def authenticate(email: str, password: str) -> User:
     )
     password_ok = check_password_hash(stored, password)
     if user is None or not user.password_hash or not password_ok or not user.active:
+        backoff.record_failure(address)
         raise InvalidCredentials("That email and password do not match an active account.")
+    backoff.forget_failures(address)
     if not user.email_verified:
         raise EmailNotVerified(
             "Confirm your email address first: use the link we sent you, or ask for a new one."

@@ -45,6 +45,14 @@ def format_duration(seconds: float | None) -> str:
     return f"{sign}{minutes} min"
 
 
+def format_wait(seconds: int) -> str:
+    """How long someone must wait, in words, rounded up ("40 seconds", "5 minutes")."""
+    if seconds < 60:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = -(-seconds // 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
 @dataclass(frozen=True)
 class NavLink:
     label: str

@@ -48,6 +48,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from portal.helpdesk import views as helpdesk_views
     from portal.outbox import models as _outbox_models  # noqa: F401 - register the tables
     from portal.pages import views as pages_views
+    from portal.privacy import views as privacy_views
     from portal.signup import views as signup_views
 
     db.init_app(app)
@@ -70,5 +71,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     api.init_app(app, user_for_api_token)
     signup_views.init_app(app)
     helpdesk_views.init_app(app)
+    # After sign-up: its delivery hook for GitHub calls runs before privacy's.
+    privacy_views.init_app(app)
     cli.init_app(app)
     return app

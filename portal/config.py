@@ -142,4 +142,15 @@ def load_config(
         "HELPDESK_ATTACHMENT_MAX_BYTES": _int("HELPDESK_ATTACHMENT_MAX_BYTES", 5 * 1024 * 1024),
         "HELPDESK_ATTACHMENT_DIR": os.environ.get("HELPDESK_ATTACHMENT_DIR")
         or str(instance_path / "helpdesk-attachments"),
+        # Personal data (portal/privacy). Exports are files under PRIVACY_EXPORT_DIR (empty:
+        # instance/privacy-exports) behind a signed link that works this many hours.
+        "PRIVACY_EXPORT_DIR": os.environ.get("PRIVACY_EXPORT_DIR", ""),
+        "PRIVACY_EXPORT_LINK_HOURS": _int("PRIVACY_EXPORT_LINK_HOURS", 72),
+        # The retention schedule the worker runs, in days (0: keep for good): cohort attributes
+        # and free-text answers of applicants never admitted, after their programme closed;
+        # files of closed tickets; bodies of delivered messages; audit-log entries.
+        "PRIVACY_RETENTION_APPLICANT_DAYS": _int("PRIVACY_RETENTION_APPLICANT_DAYS", 180),
+        "PRIVACY_RETENTION_ATTACHMENT_DAYS": _int("PRIVACY_RETENTION_ATTACHMENT_DAYS", 365),
+        "PRIVACY_RETENTION_OUTBOX_BODY_DAYS": _int("PRIVACY_RETENTION_OUTBOX_BODY_DAYS", 30),
+        "PRIVACY_RETENTION_AUDIT_DAYS": _int("PRIVACY_RETENTION_AUDIT_DAYS", 730),
     }

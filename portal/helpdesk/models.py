@@ -178,7 +178,9 @@ class Ticket(Base):
         enum_column(TicketState, 24), default=TicketState.NEW
     )
     tier: Mapped[int] = mapped_column(Integer, default=1)
-    requester_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    # RESTRICT: a ticket holds staff's replies and the SLA record, so deleting its requester
+    # must not take it along; erasure pseudonymises the requester instead.
+    requester_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="RESTRICT"))
     assignee_id: Mapped[int | None] = mapped_column(
         ForeignKey("user_account.id", ondelete="SET NULL")
     )

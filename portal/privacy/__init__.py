@@ -1,0 +1,1 @@
+"""Personal data: self-service export, erasure on request and the retention schedule."""

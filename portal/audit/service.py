@@ -122,6 +122,12 @@ def _start_of(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=portal_zone())
 
 
+def _accounts_matching(text: str) -> Select[int]:
+    """The ids of the accounts whose email or name contains `text`, in any case."""
+    pattern = f"%{text.strip().lower()}%"
+    return select(User.id).where(or_(User.email.ilike(pattern), User.full_name.ilike(pattern)))
+
+
 def entry_query(filters: AuditFilters) -> Select[AuditEntry]:
     """The entries matching `filters`, newest first. The actor matches by part of an account's
     email or name; the target exactly ("user:12"), or by kind when it ends with a colon
@@ -131,11 +137,7 @@ def entry_query(filters: AuditFilters) -> Select[AuditEntry]:
     if filters.action:
         query = query.where(AuditEntry.action == filters.action)
     if filters.actor:
-        pattern = f"%{filters.actor.strip().lower()}%"
-        accounts = select(User.id).where(
-            or_(User.email.ilike(pattern), User.full_name.ilike(pattern))
-        )
-        query = query.where(AuditEntry.actor_id.in_(accounts))
+        query = query.where(AuditEntry.actor_id.in_(_accounts_matching(filters.actor)))
     if filters.target:
         target = filters.target.strip()
         if target.endswith(":"):
@@ -172,6 +174,15 @@ def actor_label(entry: AuditEntry, labels: Mapping[int, str]) -> str:
     return labels.get(entry.actor_id, f"deleted account #{entry.actor_id}")
 
 
+def _recorded(filters: AuditFilters) -> dict[str, Any]:
+    """The filters of an export as its entry keeps them: the text typed to find an actor could
+    be anyone's name or address, so only the accounts it matched are kept."""
+    kept = {**vars(filters), "actor": None}
+    if filters.actor:
+        kept["actor"] = sorted(db.session.scalars(_accounts_matching(filters.actor)))
+    return kept
+
+
 EXPORT_FIELDS = ["id", "at", "actor_id", "actor", "action", "target", "before", "after", "address"]
 
 
@@ -198,7 +209,7 @@ def export_entries(filters: AuditFilters, file_format: str) -> list[dict[str, An
         record_audit(
             AuditAction.AUDIT_EXPORTED,
             target="audit",
-            after={"format": file_format, "entries": len(rows), "filters": vars(filters)},
+            after={"format": file_format, "entries": len(rows), "filters": _recorded(filters)},
         )
         return rows
 

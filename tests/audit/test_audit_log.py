@@ -429,6 +429,10 @@ def test_the_log_exports_as_csv_with_a_bom_and_as_json_and_the_export_is_recorde
         ("json", 1),
     ]
     assert recorded[0].after["filters"]["action"] == "user.role"
+    by_actor = admin.get("/admin/audit/export.json?actor=ADA@example.org")
+    assert {e["action"] for e in by_actor.get_json()["entries"]} == {"user.role", "export.audit"}
+    # What was typed to find the actor is kept as the accounts it matched, not as text.
+    assert entries(A.AUDIT_EXPORTED)[-1].after["filters"]["actor"] == [admin_user.id]
     assert {e.actor_id for e in recorded} == {admin_user.id}
     backwards = admin.get("/admin/audit/export.json?until=2020-01-01&since=2021-01-01")
     assert backwards.status_code == 422

@@ -31,12 +31,12 @@ class DataPurpose(LabelledEnum):
     SUPPORT = "support", "Support"
 
 
-# Placeholders a notice may use for the retention periods, each read from its setting (so that
-# the notice says what the retention schedule does), with the schedule's default.
+# Placeholders a notice may use for the retention periods, each read from the setting the
+# retention schedule runs by (so the notice says what the schedule does), with its default.
 RETENTION_PLACEHOLDERS = {
-    "applicant_retention_days": ("PRIVACY_APPLICANT_RETENTION_DAYS", 180),
-    "attachment_retention_days": ("PRIVACY_ATTACHMENT_RETENTION_DAYS", 365),
-    "outbox_retention_days": ("PRIVACY_OUTBOX_BODY_RETENTION_DAYS", 30),
+    "applicant_retention_days": ("PRIVACY_RETENTION_APPLICANT_DAYS", 180),
+    "attachment_retention_days": ("PRIVACY_RETENTION_ATTACHMENT_DAYS", 365),
+    "outbox_retention_days": ("PRIVACY_RETENTION_OUTBOX_BODY_DAYS", 30),
 }
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 

@@ -202,15 +202,20 @@ def empty_database(app: Flask) -> None:
                 drop_every_table(connection)
                 db.metadata.create_all(connection)
             return
+        # DELETE, not TRUNCATE: on tables this small PostgreSQL deletes in milliseconds what it
+        # takes a few hundred to truncate (new files for every table and index).
         with db.engine.begin() as connection:
             if connection.dialect.name == "sqlite":
                 # Foreign keys checked at the commit, when every table is empty.
                 connection.exec_driver_sql("PRAGMA defer_foreign_keys=ON")
-                for table in reversed(tables):
-                    connection.exec_driver_sql(f'DELETE FROM "{table.name}"')  # noqa: S608
-            else:
-                names = ", ".join(f'"{table.name}"' for table in tables)
-                connection.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+            for table in reversed(tables):
+                connection.exec_driver_sql(f'DELETE FROM "{table.name}"')  # noqa: S608
+            if connection.dialect.name == "postgresql":
+                # Ids start again at 1, as in a new database (SQLite reuses them by itself).
+                connection.exec_driver_sql(
+                    "SELECT setval(quote_ident(schemaname) || '.' || quote_ident(sequencename),"
+                    " 1, false) FROM pg_sequences WHERE schemaname = current_schema()"
+                )
 
 
 @pytest.fixture

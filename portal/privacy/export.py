@@ -346,6 +346,8 @@ def _application(application: Application) -> dict[str, Any]:
         "plus_one": application.is_plus_one,
         "waitlist_priority": application.priority,
         "guidelines_accepted_at": _time(application.guidelines_accepted_at),
+        "privacy_notice_version": application.privacy_notice_version,
+        "privacy_notice_accepted_at": _time(application.privacy_accepted_at),
         "submitted_at": _time(application.created_at),
         "confirmed_at": _time(application.verified_at),
         "decided_at": _time(application.decided_at),

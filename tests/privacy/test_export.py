@@ -75,6 +75,8 @@ def test_export_holds_every_kind_of_record_and_nothing_of_anyone_else(app, world
     assert application["contribution"] == PERSON["contribution"]
     assert application["data_rights_basis"] == PERSON["basis"]
     assert application["state"] == "Admitted"
+    assert application["privacy_notice_version"] == 1
+    assert application["privacy_notice_accepted_at"]
     assert application["science_collaborations"] == ["desc"]
     assert [e["to"] for e in application["history"]] == [
         "Email not confirmed",

@@ -63,42 +63,41 @@ def init_security_headers(app: Flask) -> None:
         return response
 
 
-def role_required(role: Role) -> Callable[[F], F]:
-    """Allow the view to accounts with at least `role`; others get 401 (signed out) or 403."""
+def _allow(may: Callable[[Any], bool], role: Role, **marks: Any) -> Callable[[F], F]:
+    """Allow the view to signed-in accounts that `may` use it; others get 401 (signed out) or
+    403. The view is marked with `role`, the least it needs, and `marks`, for the
+    route-by-role test."""
 
     def decorator(view: F) -> F:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             if not current_user.is_authenticated:
                 abort(401)
-            if not current_user.has_role(role):
+            if not may(current_user):
                 abort(403)
             return view(*args, **kwargs)
 
         wrapped.required_role = role  # type: ignore[attr-defined]
+        for name, value in marks.items():
+            setattr(wrapped, name, value)
         return wrapped  # type: ignore[return-value]
 
     return decorator
+
+
+def role_required(role: Role) -> Callable[[F], F]:
+    """Allow the view to accounts with at least `role`; others get 401 (signed out) or 403."""
+    return _allow(lambda user: user.has_role(role), role)
 
 
 def permission_required(permission: Permission) -> Callable[[F], F]:
     """Allow the view to staff accounts holding `permission` (admins hold them all); others get
     401 (signed out) or 403."""
-
-    def decorator(view: F) -> F:
-        @wraps(view)
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            if not current_user.is_authenticated:
-                abort(401)
-            if not current_user.has_permission(permission):
-                abort(403)
-            return view(*args, **kwargs)
-
-        wrapped.required_role = Role.STAFF  # type: ignore[attr-defined]
-        wrapped.required_permission = permission  # type: ignore[attr-defined]
-        return wrapped  # type: ignore[return-value]
-
-    return decorator
+    return _allow(
+        lambda user: user.has_permission(permission),
+        Role.STAFF,
+        required_permission=permission,
+    )
 
 
 def public[V: Callable[..., Any]](view: V) -> V:

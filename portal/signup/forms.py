@@ -426,7 +426,15 @@ class ProgrammeForm(PortalForm):
     )
 
 
+def _purpose_field(label: str, description: str = "") -> TextAreaField:
+    return TextAreaField(
+        label, description=description, validators=[InputRequired(), Length(max=1000)]
+    )
+
+
 class PrivacyNoticeForm(PortalForm):
+    """A version of the notice; its purpose fields are named after `privacy.DataPurpose`."""
+
     body = TextAreaField(
         "Privacy notice (Markdown)",
         description="What is kept about applicants, what for, who sees it and how long it is "
@@ -434,24 +442,18 @@ class PrivacyNoticeForm(PortalForm):
         "{outbox_retention_days} show the retention periods the portal is configured with.",
         validators=[InputRequired(), Length(max=50000)],
     )
-    purpose_admission = TextAreaField(
+    purpose_admission = _purpose_field(
         "Beside the admission fields",
-        description="Name, email, institution, data rights, experience, contribution.",
-        validators=[InputRequired(), Length(max=1000)],
+        "Name, email, institution, data rights, experience, contribution.",
     )
-    purpose_cohort = TextAreaField(
+    purpose_cohort = _purpose_field(
         "Beside the cohort fields",
-        description="Institution type, country, career stage, Science Collaborations.",
-        validators=[InputRequired(), Length(max=1000)],
+        "Institution type, country, career stage, Science Collaborations.",
     )
-    purpose_provisioning = TextAreaField(
-        "Beside the GitHub field",
-        validators=[InputRequired(), Length(max=1000)],
-    )
-    purpose_support = TextAreaField(
+    purpose_provisioning = _purpose_field("Beside the GitHub field")
+    purpose_support = _purpose_field(
         "Beside the language field",
-        description="Name, email and language, used to write to people and answer tickets.",
-        validators=[InputRequired(), Length(max=1000)],
+        "Name, email and language, used to write to people and answer tickets.",
     )
     changes = TextAreaField(
         "What changed",

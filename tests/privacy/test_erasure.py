@@ -128,8 +128,9 @@ def test_erasure_leaves_nothing_of_the_person_and_everything_of_everyone_else(
     assert preview.status_code == 200
     page = preview.data.decode()
     assert "Erase ada.quillfeather@example.org" in page
-    assert "1 help-desk tickets" in page
-    assert "2 attached files" in page
+    assert "Help-desk tickets (1)" in page
+    assert "Attached files (2)" in page
+    assert "Emails not yet sent to them (2): cancelled" in page  # the reset, the export
     # Typing the wrong address changes nothing.
     wrong = admin.submit(
         "/admin/privacy/erasure/confirm",

@@ -3,47 +3,27 @@ link), downloading it by the emailed link, and the admin's erasure and retention
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 
 from portal.auth.models import User
-from portal.core.db import utcnow
 from portal.extensions import db
 from portal.privacy import export
 from portal.privacy.models import PersonalDataExport
-from portal.signup import applying, links
-from portal.signup.programmes import ProgrammeFields, WaveFields, save_programme, save_wave
 from tests.route_tables import Route, admins, everyone, signed_in
-from tests.signup.conftest import application_input
+from tests.route_tables import signup as signup_routes
 
 
 def setup(app: Any, users: dict[str, Any]) -> dict[str, Any]:
+    # Sign-up's records give an applicant's status link.
+    status_token = signup_routes.setup(app, users)["status_token"]
     with app.app_context():
-        programme = save_programme(
-            None, ProgrammeFields(slug="dp0", name="DP0", total_capacity=10, plus_one_capacity=0)
-        )
-        save_wave(
-            programme.id,
-            None,
-            WaveFields(
-                slug="wave-1",
-                name="Wave 1",
-                opens_at=utcnow() - timedelta(hours=1),
-                closes_at=None,
-                capacity=2,
-                mode="reviewed",
-            ),
-        )
-        application = applying.submit_application(
-            programme.id, application_input(1), None
-        ).application
         export.request_own_export(db.session.get(User, users["delegate"].id))
         export.build_requested_exports()
         built = db.session.scalars(select(PersonalDataExport)).one()
         return {
-            "status_token": links.status_token(application),
+            "status_token": status_token,
             "download_token": export.download_link(built).rsplit("/", 1)[1],
         }
 

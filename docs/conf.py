@@ -65,6 +65,10 @@ html_css_files.append("dp0-docs.css")  # noqa: F405
 nb_execution_mode = "off"
 nb_merge_streams = True
 
+# The staff API's reference (guides/portal/api.md): sphinxcontrib-openapi's current renderer,
+# which lists the JSON bodies' fields and shows examples built from the schemas.
+openapi_default_renderer = "httpdomain"
+
 # Pages generated from the felis schemas (see _ext/dp0_schema_pages.py).
 dp0_schema_pages = {
     "schemas/dp01_dc2_catalogs.yaml": {"dir": "data-products/dp01", "title": "{table}"},

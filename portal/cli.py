@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ from flask_migrate import upgrade
 from werkzeug.serving import run_simple
 
 from portal.auth import services as auth_services
+from portal.core.api import openapi_document
 from portal.core.roles import Role, SupportTier
 
 portal_cli = AppGroup("portal", help="Run and administer the DP0 portal.")
@@ -83,6 +85,13 @@ def create_token(email: str, name: str) -> None:
         click.echo(auth_services.create_api_token(user, name))
     except auth_services.AuthError as exc:
         raise click.ClickException(exc.message) from exc
+
+
+@portal_cli.command("openapi")
+def openapi() -> None:
+    """Print the API's OpenAPI document (the docs site renders docs/guides/portal/openapi.json,
+    a copy of it: refresh the copy with this command when the API changes)."""
+    click.echo(json.dumps(openapi_document(), indent=2, sort_keys=True))
 
 
 @portal_cli.command("worker")

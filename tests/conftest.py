@@ -422,3 +422,18 @@ def github_standin() -> Iterator[GitHubStandIn]:
     standin.start()
     yield standin
     standin.stop()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Show what tests recorded as a "summary" property (how many requests the API contract
+    run generated) after the results: under pytest-xdist a test's own output is not shown."""
+    lines = [
+        str(value)
+        for report in terminalreporter.stats.get("passed", [])
+        for name, value in getattr(report, "user_properties", [])
+        if name == "summary"
+    ]
+    if lines:
+        terminalreporter.section("summary")
+        for line in lines:
+            terminalreporter.write_line(line)

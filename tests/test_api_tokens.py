@@ -29,10 +29,13 @@ def test_a_token_stops_working_when_its_owner_is_no_longer_staff(app, make_user,
     token = (
         app.test_cli_runner().invoke(args=["portal", "create-token", staff.email]).output.strip()
     )
+    headers = {"Authorization": f"Bearer {token}"}
     admin = login(make_user(Role.ADMIN))
     admin.submit(f"/admin/users/{staff.id}", {"role": "delegate", "tier": "", "active": "y"})
-    response = app.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
-    assert response.status_code == 401
+    refused = app.test_client().get("/api/v1/me", headers=headers)
+    assert (refused.status_code, refused.json["reason"]) == (403, "This needs a staff account.")
+    admin.submit(f"/admin/users/{staff.id}", {"role": "delegate", "tier": ""})
+    assert app.test_client().get("/api/v1/me", headers=headers).status_code == 401
 
 
 def test_someone_elses_token_cannot_be_revoked(app, make_user, login):

@@ -519,12 +519,14 @@ def revoke_api_token(user: User, token_id: int) -> None:
 
 
 def user_for_api_token(raw: str) -> User | None:
-    """The active staff account a bearer token belongs to, if the token is valid."""
+    """The active account a bearer token belongs to, if the token is valid. Tokens are made
+    for staff only; one whose owner is no longer staff still says who it is, and the API's role
+    check refuses it (403, not 401: the token is genuine, the account may not use the API)."""
     token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash_token(raw)))
     if token is None or token.revoked_at is not None:
         return None
     user = token.user
-    if not user.active or not user.is_staff:
+    if not user.active:
         return None
     last_used = token.last_used_at
     if last_used is None or (utcnow() - last_used).total_seconds() > 60:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, flash, jsonify, redirect, render_template, request, url_for
+from flask import Flask, flash, jsonify, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -107,8 +107,15 @@ def init_error_handlers(app: Flask) -> None:
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
         custom = error.description and error.description != type(error).description
         reason = error.description if custom else MESSAGES.get(status, error.description or "")
-        response = error_response(status, str(reason), error.name.lower().replace(" ", "_"))
-        if status == 429 and isinstance(response, Response):
+        response = make_response(
+            error_response(status, str(reason), error.name.lower().replace(" ", "_"))
+        )
+        # The headers the status calls for (Allow on a 405, Retry-After on a 429) come with
+        # the error; its own Content-Type is for the page this response replaces.
+        for name, value in error.get_headers():
+            if name.lower() != "content-type":
+                response.headers.setdefault(name, value)
+        if status == 429:
             response.headers.setdefault("Retry-After", "60")
         return response
 

@@ -3,72 +3,101 @@ programme and wave numbers, applications (paginated, filterable) and the delegat
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, jsonify, request
-from flask.typing import ResponseReturnValue
+from flask import Blueprint, Flask, Response
 
-from portal.core.api import page_args, register_api_blueprint, token_required
-from portal.core.roles import Role
+from portal.core.api import answer, operation, register_api_blueprint
 from portal.signup import provisioning, reports
+from portal.signup.api_schema import (
+    ApplicationItem,
+    ApplicationPage,
+    ApplicationQuery,
+    Composition,
+    DailyApplications,
+    DelegateList,
+    ProgrammeDetail,
+    ProgrammeList,
+    TargetResult,
+)
 from portal.signup.programmes import all_programmes
 from portal.signup.queries import get_programme
 
 bp = Blueprint("signup_api", __name__, url_prefix="/api/v1/signup")
 
+PATH = {"programme_id": "The programme's id."}
+TAG = "sign-up"
+
 
 @bp.route("/programmes")
-@token_required(Role.STAFF)
-def programmes() -> ResponseReturnValue:
-    return jsonify(programmes=[reports.programme_stats(p) for p in all_programmes()])
+@operation(ProgrammeList, tag=TAG)
+def programmes() -> Response:
+    """Every programme with its seats, offers and waitlist, in total and per wave."""
+    body = ProgrammeList.model_validate(
+        {"programmes": [reports.programme_stats(p) for p in all_programmes()]}
+    )
+    return answer(body)
 
 
-@bp.route("/programmes/<int:programme_id>")
-@token_required(Role.STAFF)
-def programme(programme_id: int) -> ResponseReturnValue:
+@bp.route("/programmes/<int(min=1):programme_id>")
+@operation(ProgrammeDetail, tag=TAG, errors=[404], path=PATH)
+def programme(programme_id: int) -> Response:
+    """One programme's numbers, its applications per day and how its cohort meets the targets."""
     found = get_programme(programme_id)
     evaluation = reports.composition(found)
-    return jsonify(
-        **reports.programme_stats(found),
-        applications_per_day=[
-            {"date": day.isoformat(), "applications": count}
-            for day, count in reports.applications_per_day(found)
-        ],
-        composition={
-            "seats_counted": evaluation.size,
-            "mean_shortfall": round(evaluation.mean_shortfall, 4),
-            "targets": [
-                {
-                    "attribute": r.target.attribute,
-                    "value": r.target.value,
-                    "target": r.target.fraction,
-                    "achieved": round(r.achieved, 4),
-                    "count": r.count,
-                }
-                for r in evaluation.results
+    body = ProgrammeDetail.model_validate(
+        {
+            **reports.programme_stats(found),
+            "applications_per_day": [
+                DailyApplications(date=day, applications=count)
+                for day, count in reports.applications_per_day(found)
             ],
-        },
+            "composition": Composition(
+                seats_counted=evaluation.size,
+                mean_shortfall=round(evaluation.mean_shortfall, 4),
+                targets=[
+                    TargetResult(
+                        attribute=r.target.attribute,
+                        value=r.target.value,
+                        target=r.target.fraction,
+                        achieved=round(r.achieved, 4),
+                        count=r.count,
+                    )
+                    for r in evaluation.results
+                ],
+            ),
+        }
     )
+    return answer(body)
 
 
-@bp.route("/programmes/<int:programme_id>/applications")
-@token_required(Role.STAFF)
-def applications(programme_id: int) -> ResponseReturnValue:
-    filters = reports.queue_filters_from_query(get_programme(programme_id), request.args)
-    page, per_page = page_args()
-    result = reports.export_application_page(filters, page, per_page)
-    return jsonify(
-        items=[reports.application_json(a) for a in result.items],
-        page=page,
-        per_page=per_page,
-        total=result.total,
+@bp.route("/programmes/<int(min=1):programme_id>/applications")
+@operation(ApplicationPage, tag=TAG, errors=[404], path=PATH)
+def applications(programme_id: int, query: ApplicationQuery) -> Response:
+    """A programme's applications, filtered and sorted as in the review queue, a page at a time
+    (each page read is recorded in the audit log)."""
+    filters = reports.queue_filters_from_query(
+        get_programme(programme_id), query.model_dump(exclude={"page", "per_page"})
+    )
+    result = reports.export_application_page(filters, query.page, query.per_page)
+    body = ApplicationPage(
+        items=[ApplicationItem.of(a) for a in result.items],
+        page=query.page,
+        per_page=query.per_page,
+        total=result.total or 0,
         pages=result.pages,
     )
+    return answer(body)
 
 
-@bp.route("/programmes/<int:programme_id>/delegates")
-@token_required(Role.STAFF)
-def delegates(programme_id: int) -> ResponseReturnValue:
+@bp.route("/programmes/<int(min=1):programme_id>/delegates")
+@operation(DelegateList, tag=TAG, errors=[404], path=PATH)
+def delegates(programme_id: int) -> Response:
+    """The admitted delegates, in order of admission, as the platform's identity system
+    imports them (recorded in the audit log)."""
     found = get_programme(programme_id)
-    return jsonify(programme=found.slug, delegates=provisioning.export_delegates(found.id, "api"))
+    body = DelegateList.model_validate(
+        {"programme": found.slug, "delegates": provisioning.export_delegates(found.id, "api")}
+    )
+    return answer(body)
 
 
 def init_app(app: Flask) -> None:

@@ -341,36 +341,3 @@ def pool_condition(programme: Programme) -> ColumnElement[bool]:
         Application.state == S.PENDING,
         Application.is_plus_one.is_(False),
     )
-
-
-def application_json(application: Application) -> dict[str, Any]:
-    """An application for the API (staff notes are not included)."""
-    return {
-        "id": application.id,
-        "programme": application.programme.slug,
-        "wave": application.wave.slug,
-        "state": application.state,
-        "full_name": application.full_name,
-        "email": application.email,
-        "institution": application.institution,
-        "institution_type": application.institution_type,
-        "country": application.country,
-        "career_stage": application.career_stage,
-        "data_rights": application.data_rights,
-        "science_collaborations": application.collaboration_codes,
-        "github_username": application.github_username,
-        "github_verified": application.github_verified,
-        "experience": {
-            "python": application.experience_python,
-            "jupyter": application.experience_jupyter,
-            "sql": application.experience_sql,
-        },
-        "preferred_language": application.preferred_language,
-        "plus_one": application.is_plus_one,
-        "sponsor_id": application.sponsor_id,
-        "priority": application.priority,
-        "created_at": application.created_at.isoformat(),
-        "verified_at": application.verified_at.isoformat() if application.verified_at else None,
-        "admitted_at": application.admitted_at.isoformat() if application.admitted_at else None,
-        "provisioning": application.github_state or None,
-    }

@@ -56,4 +56,6 @@ ROUTES = [
     Route("POST", "/admin/outbox/{message_id}/retry", admins(302)),
     # The API authenticates by token only: a browser session is not enough.
     Route("GET", "/api/v1/me", everyone(401)),
+    # The API's contract is public; the data behind it needs a token.
+    Route("GET", "/api/v1/openapi.json", everyone(200)),
 ]

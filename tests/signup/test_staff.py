@@ -235,13 +235,13 @@ def test_the_api_gives_numbers_applications_and_delegates(
 @pytest.mark.parametrize(
     ("query", "reason"),
     [
-        ("state=lost", "state must be one of"),
+        ("state=lost", "state: Input should be 'unverified'"),
         ("wave=nope", "wave must be"),
-        ("attribute=shoe_size:42", "attribute must look like"),
-        ("sort=random", "sort must be one of"),
-        ("plus_one=maybe", "plus_one must be yes or no"),
-        ("page=0", "page must be 1 or more"),
-        ("per_page=abc", "whole numbers"),
+        ("attribute=shoe_size:42", "attribute: Should look like career_stage:graduate"),
+        ("sort=random", "sort: Should be one of: waitlist"),
+        ("plus_one=maybe", "plus_one: Input should be '', 'yes' or 'no'"),
+        ("page=0", "page: Input should be greater than or equal to 1"),
+        ("per_page=abc", "per_page: Input should be a valid integer"),
     ],
 )
 def test_the_api_says_what_is_wrong_with_a_request(
@@ -249,7 +249,7 @@ def test_the_api_says_what_is_wrong_with_a_request(
 ):
     programme = make_programme()
     response = _get(client, f"/api/v1/signup/programmes/{programme.id}/applications?{query}", token)
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert reason in response.get_json()["reason"]
 
 

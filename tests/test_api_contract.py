@@ -15,12 +15,13 @@ from typing import Any
 
 import pytest
 import requests
-from flask import Flask
+from flask import Flask, Response, jsonify
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from portal.auth.models import User
 from portal.auth.services import create_api_token
+from portal.core.api import Me, operation
 from portal.core.db import transaction
 from portal.core.roles import Role
 from portal.extensions import db
@@ -170,6 +171,33 @@ def test_invalid_requests_are_refused_with_the_reason(app, make_user):
     wrong_method = client.delete("/api/v1/tickets", headers=headers)
     assert wrong_method.status_code == 405
     assert set(wrong_method.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS", "POST"}
+
+
+@pytest.mark.own_app
+def test_an_answer_outside_the_contract_is_a_500_that_tells_nothing_and_is_logged(
+    app, make_user, caplog
+):
+    @app.route("/api/v1/broken")
+    @operation(Me, tag="account")
+    def broken() -> Response:
+        """An endpoint whose answer does not match what it declares."""
+        return jsonify(id="one", email="staff@example.org", role="staff", tier=None, pin="1234")
+
+    staff = make_user(Role.STAFF)
+    headers = {"Authorization": f"Bearer {_token_for(app, staff.email)}"}
+    response = app.test_client().get("/api/v1/broken", headers=headers)
+    assert response.status_code == 500
+    assert response.json == {
+        "error": "internal_server_error",
+        "reason": "The answer did not match the API's contract; it has been logged.",
+        "status": 500,
+    }
+    logged = [r.getMessage() for r in caplog.records if "breaks the contract" in r.getMessage()]
+    # Which fields are wrong, not what they held.
+    assert len(logged) == 1
+    assert "'loc': ('id',)" in logged[0]
+    assert "'loc': ('pin',)" in logged[0]
+    assert "1234" not in logged[0]
 
 
 # What the contract run may not rely on by chance: records with these ids exist (the demo data

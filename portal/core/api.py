@@ -136,10 +136,12 @@ def _refuse_invalid_request(
 def _report_invalid_response(
     _request: Any, _response: Any, error: Exception | None, _instance: Any, _adapter: Any
 ) -> None:
-    # The view built an answer the contract does not allow: a bug on our side. The details
-    # (which may hold personal data) go to the log, not to the client.
-    if error is not None:
-        current_app.logger.error("API response breaks the contract: %s", error)
+    # The view built an answer the contract does not allow: a bug on our side. Which fields
+    # are wrong goes to the log, without their values (they may be personal data), and
+    # nothing of it to the client.
+    if isinstance(error, ValidationError):
+        problems = error.errors(include_url=False, include_context=False, include_input=False)
+        current_app.logger.error("API response breaks the contract: %s", problems)
         abort(api_error(500, "The answer did not match the API's contract; it has been logged."))
 
 

@@ -348,6 +348,7 @@ def _template_helpers(app: Flask) -> None:
         signup_notice_text=privacy.fill_in,
         signup_purpose=privacy.purpose_of,
         signup_purposes=list(privacy.DataPurpose),
+        signup_purpose_label=privacy.DataPurpose.label_of,
     )
 
 

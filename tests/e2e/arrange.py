@@ -72,6 +72,16 @@ class Arranger:
     def staff(self, name: str, tier: int | None = None, slack_user_id: str = "") -> Person:
         return self._account(name, Role.STAFF, tier, slack_user_id)
 
+    def programme_staff(self, name: str) -> Person:
+        """Staff who run the programme: they see applicants' profiles and decide on them."""
+        person = self.staff(name)
+        with self.app.app_context():
+            user = auth_services.find_user_by_email(person.email)
+            assert user is not None
+            auth_services.set_programme_staff(user, True)
+            db.session.remove()
+        return person
+
     # -- sign-up -------------------------------------------------------------------------------
     def _programme(self, slug: str) -> Programme:
         programme = db.session.scalar(select(Programme).where(Programme.slug == slug))

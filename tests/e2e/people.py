@@ -63,3 +63,4 @@ def fill_application_form(page: Page, name: str, email: str, github: str) -> Non
     )
     page.get_by_label("GitHub username").fill(github)
     page.get_by_label("I have read and accept the delegate guidelines").check()
+    page.get_by_label("I have read the privacy notice").check()

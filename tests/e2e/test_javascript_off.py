@@ -78,7 +78,7 @@ def test_review_and_admit_without_javascript(
 ) -> None:
     name = "Rosa Quispe"
     email = arrange.confirmed_application(COHORT, name, country="PE", career_stage="graduate")
-    staff = arrange.staff("Grace Okafor")
+    staff = arrange.programme_staff("Grace Okafor")
     page = contexts(javascript=False)
     sign_in(page, staff.email)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Sign-up").click()

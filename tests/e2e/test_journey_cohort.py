@@ -22,7 +22,7 @@ def test_staff_select_adjust_and_admit_a_cohort(
     contexts: Any, arrange: Arranger, stack: Stack, auditor: Auditor, screenshots: Screenshots
 ) -> None:
     pool = arrange.cohort_pool(12)
-    staff = arrange.staff("Grace Okafor")
+    staff = arrange.programme_staff("Grace Okafor")
     page = contexts()
     sign_in(page, staff.email)
 

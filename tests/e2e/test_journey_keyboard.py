@@ -65,6 +65,9 @@ def test_applicant_applies_and_accepts_with_the_keyboard_alone(
     accept = label("I have read and accept the delegate guidelines")
     keys.tab_to(accept)
     keys.press("Space")
+    privacy = label("I have read the privacy notice")
+    keys.tab_to(privacy)
+    keys.press("Space")
     keys.tab_to(page.get_by_role("button", name="Send my application"))
     keys.press("Enter")
 
@@ -77,6 +80,9 @@ def test_applicant_applies_and_accepts_with_the_keyboard_alone(
     keys.clear_and_type("ayesha-siddiqui")
     if not accept.is_checked():
         keys.tab_to(accept)
+        keys.press("Space")
+    if not privacy.is_checked():
+        keys.tab_to(privacy)
         keys.press("Space")
     keys.tab_to(page.get_by_role("button", name="Send my application"))
     keys.press("Enter")

@@ -134,7 +134,7 @@ def test_cohort_questions_are_optional_unless_the_programme_requires_them(
     page = client.get("/signup/").data.decode()
     for label in ["Type of institution", "Country where you work", "Career stage"]:
         assert f"{label} (optional)" in page
-    assert "These questions are optional" in page
+    assert "are optional: leaving them out does not count against you" in page
     unanswered = {"institution_type": "", "country": "", "career_stage": ""}
     assert client.submit("/signup/", form_data(1, **unanswered)).status_code == 200
     application = _application(app, "person1@example.org")
@@ -154,7 +154,7 @@ def test_cohort_questions_are_optional_unless_the_programme_requires_them(
     required = client.get("/signup/").data.decode()
     for label in ["Type of institution", "Country where you work", "Career stage"]:
         assert f"{label} (optional)" not in required
-    assert "These questions are optional" not in required
+    assert "are optional: leaving them out" not in required
     refused = client.submit("/signup/", form_data(2, **unanswered))
     assert refused.status_code == 422
     for name in unanswered:

@@ -28,6 +28,10 @@ REACHABLE_BEFORE_READING = {
     "signup.status",
     "signup.withdraw",
     "signup.notice_seen",
+    # A copy of one's data is one's own whether or not a new notice has been read.
+    "privacy.request_export",
+    "privacy.request_export_by_status",
+    "privacy.download",
 }
 
 

@@ -19,7 +19,7 @@ from portal.core.tokens import make_token
 from portal.extensions import db
 from portal.privacy import export
 from portal.privacy.models import PersonalDataExport
-from portal.signup import links
+from portal.signup import links, privacy
 from portal.signup.models import Application
 from tests.conftest import deliver_outbox
 from tests.privacy.conftest import INTERNAL_NOTE, OTHER, PERSON, STAFF_NOTE, STAFF_REPLY
@@ -204,3 +204,27 @@ def test_the_command_line_export_for_an_operator(app, world, tmp_path):
     with app.app_context():
         entry = db.session.scalars(select(AuditEntry)).all()[-1]
         assert (entry.action, entry.target) == ("export.personal_data", f"user:{world.person.id}")
+
+
+def test_a_changed_notice_does_not_stand_between_a_person_and_their_data(
+    app, world, login, mailbox
+):
+    client = login(world.person)
+    with app.app_context():
+        current = privacy.published_notice(world.programme.id)
+        assert current is not None
+        privacy.save_notice(
+            world.programme.id,
+            privacy.NoticeFields(
+                body="We now also keep your favourite telescope.",
+                purposes=dict(current.purposes),
+                changes="We keep your favourite telescope.",
+            ),
+            publish=True,
+        )
+    assert "/signup/privacy/changes" in client.get("/account/").headers["Location"]
+    assert client.submit("/privacy/export", form_url="/signup/privacy/changes").status_code == 302
+    _build_and_deliver(app)
+    response, _ = _download(client, mailbox, PERSON["email"])
+    assert response.status_code == 200
+    assert response.get_json(force=True)["account"]["email"] == PERSON["email"]

@@ -50,7 +50,9 @@ def export_dir() -> Path:
     """Where built exports wait for their download (PRIVACY_EXPORT_DIR, or the instance
     folder's privacy-exports)."""
     configured = current_app.config["PRIVACY_EXPORT_DIR"]
-    return Path(configured) if configured else Path(current_app.instance_path) / "privacy-exports"
+    folder = Path(configured) if configured else Path(current_app.instance_path) / "privacy-exports"
+    # Absolute: send_file would read a relative path from the package, not the working folder.
+    return folder.resolve()
 
 
 def link_lifetime() -> timedelta:

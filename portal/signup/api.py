@@ -3,7 +3,7 @@ programme and wave numbers, applications (paginated, filterable) and the delegat
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, Response
+from flask import Blueprint, Flask, Response, g
 
 from portal.core.api import answer, operation, register_api_blueprint
 from portal.signup import provisioning, reports
@@ -18,6 +18,7 @@ from portal.signup.api_schema import (
     ProgrammeList,
     TargetResult,
 )
+from portal.signup.models import Programme
 from portal.signup.programmes import all_programmes
 from portal.signup.queries import get_programme
 
@@ -25,6 +26,29 @@ bp = Blueprint("signup_api", __name__, url_prefix="/api/v1/signup")
 
 PATH = {"programme_id": "The programme's id."}
 TAG = "sign-up"
+
+
+def _sees_profiles() -> bool:
+    """Whether the token's owner sees applicants' profiles: programme staff and admins."""
+    return bool(g.api_user.is_programme_staff)
+
+
+def _composition(programme: Programme) -> Composition:
+    evaluation = reports.composition(programme)
+    return Composition(
+        seats_counted=evaluation.size,
+        mean_shortfall=round(evaluation.mean_shortfall, 4),
+        targets=[
+            TargetResult(
+                attribute=r.target.attribute,
+                value=r.target.value,
+                target=r.target.fraction,
+                achieved=round(r.achieved, 4),
+                count=r.count,
+            )
+            for r in evaluation.results
+        ],
+    )
 
 
 @bp.route("/programmes")
@@ -40,9 +64,9 @@ def programmes() -> Response:
 @bp.route("/programmes/<int(min=1):programme_id>")
 @operation(ProgrammeDetail, tag=TAG, errors=[404], path=PATH)
 def programme(programme_id: int) -> Response:
-    """One programme's numbers, its applications per day and how its cohort meets the targets."""
+    """One programme's numbers, its applications per day and (for programme staff) how its
+    cohort meets the targets."""
     found = get_programme(programme_id)
-    evaluation = reports.composition(found)
     body = ProgrammeDetail.model_validate(
         {
             **reports.programme_stats(found),
@@ -50,20 +74,7 @@ def programme(programme_id: int) -> Response:
                 DailyApplications(date=day, applications=count)
                 for day, count in reports.applications_per_day(found)
             ],
-            "composition": Composition(
-                seats_counted=evaluation.size,
-                mean_shortfall=round(evaluation.mean_shortfall, 4),
-                targets=[
-                    TargetResult(
-                        attribute=r.target.attribute,
-                        value=r.target.value,
-                        target=r.target.fraction,
-                        achieved=round(r.achieved, 4),
-                        count=r.count,
-                    )
-                    for r in evaluation.results
-                ],
-            ),
+            "composition": _composition(found) if _sees_profiles() else None,
         }
     )
     return answer(body)
@@ -73,13 +84,17 @@ def programme(programme_id: int) -> Response:
 @operation(ApplicationPage, tag=TAG, errors=[404], path=PATH)
 def applications(programme_id: int, query: ApplicationQuery) -> Response:
     """A programme's applications, filtered and sorted as in the review queue, a page at a time
-    (each page read is recorded in the audit log)."""
+    (each page read is recorded in the audit log). Applicants' profiles, and filters on them,
+    are for programme staff and admins (403 for an attribute filter from other staff)."""
+    profiles = _sees_profiles()
     filters = reports.queue_filters_from_query(
-        get_programme(programme_id), query.model_dump(exclude={"page", "per_page"})
+        get_programme(programme_id),
+        query.model_dump(exclude={"page", "per_page"}),
+        profiles=profiles,
     )
     result = reports.export_application_page(filters, query.page, query.per_page)
     body = ApplicationPage(
-        items=[ApplicationItem.of(a) for a in result.items],
+        items=[ApplicationItem.of(a, profile=profiles) for a in result.items],
         page=query.page,
         per_page=query.per_page,
         total=result.total or 0,

@@ -117,9 +117,13 @@ class Composition(ResponseModel):
     targets: list[TargetResult]
 
 
+# Said of what only programme staff (and admins) see: applicants' profiles, and what counts them.
+PROFILE_ONLY = "For programme staff and admins; null for other staff."
+
+
 class ProgrammeDetail(ProgrammeStats):
     applications_per_day: list[DailyApplications] = Field(description="The last six weeks.")
-    composition: Composition
+    composition: Composition | None = Field(description=PROFILE_ONLY)
 
 
 class Experience(ResponseModel):
@@ -129,7 +133,8 @@ class Experience(ResponseModel):
 
 
 class ApplicationItem(ResponseModel):
-    """An application as staff review it (staff notes are not included)."""
+    """An application as staff review it (staff notes are not included). The applicant's
+    profile is for programme staff and admins: for other staff, what a ticket needs."""
 
     id: int
     programme: str
@@ -137,15 +142,15 @@ class ApplicationItem(ResponseModel):
     state: ApplicationState
     full_name: str
     email: str
-    institution: str
-    institution_type: str
-    country: str
-    career_stage: str
-    data_rights: DataRights
-    science_collaborations: list[str]
+    institution: str | None = Field(description=PROFILE_ONLY)
+    institution_type: str | None = Field(description=PROFILE_ONLY)
+    country: str | None = Field(description=PROFILE_ONLY)
+    career_stage: str | None = Field(description=PROFILE_ONLY)
+    data_rights: DataRights | None = Field(description=PROFILE_ONLY)
+    science_collaborations: list[str] | None = Field(description=PROFILE_ONLY)
     github_username: str
     github_verified: bool
-    experience: Experience
+    experience: Experience | None = Field(description=PROFILE_ONLY)
     preferred_language: str
     plus_one: bool
     sponsor_id: int | None
@@ -156,7 +161,8 @@ class ApplicationItem(ResponseModel):
     provisioning: GitHubState | None = Field(description="The GitHub team invitation, if any.")
 
     @classmethod
-    def of(cls, application: Application) -> Self:
+    def of(cls, application: Application, *, profile: bool) -> Self:
+        """The application as its reader may see it: with the profile (`profile`) or not."""
         return cls(
             id=application.id,
             programme=application.programme.slug,
@@ -164,19 +170,21 @@ class ApplicationItem(ResponseModel):
             state=application.state,
             full_name=application.full_name,
             email=application.email,
-            institution=application.institution,
-            institution_type=application.institution_type,
-            country=application.country,
-            career_stage=application.career_stage,
-            data_rights=application.data_rights,
-            science_collaborations=application.collaboration_codes,
+            institution=application.institution if profile else None,
+            institution_type=application.institution_type if profile else None,
+            country=application.country if profile else None,
+            career_stage=application.career_stage if profile else None,
+            data_rights=application.data_rights if profile else None,
+            science_collaborations=application.collaboration_codes if profile else None,
             github_username=application.github_username,
             github_verified=application.github_verified,
             experience=Experience(
                 python=application.experience_python,
                 jupyter=application.experience_jupyter,
                 sql=application.experience_sql,
-            ),
+            )
+            if profile
+            else None,
             preferred_language=application.preferred_language,
             plus_one=application.is_plus_one,
             sponsor_id=application.sponsor_id,

@@ -3,7 +3,7 @@ status it answers with."""
 
 from __future__ import annotations
 
-from portal.core.errors import Conflict, NotFound, UserError
+from portal.core.errors import Conflict, Forbidden, NotFound, UserError
 
 
 class SignupError(UserError):
@@ -12,6 +12,10 @@ class SignupError(UserError):
 
 class DoesNotExist(SignupError, NotFound):
     """The application, programme, wave or cohort proposal asked for does not exist."""
+
+
+class ProfilesForbidden(SignupError, Forbidden):
+    """Applicants' profiles (and filters on them) are for programme staff and admins."""
 
 
 class InvalidQuery(SignupError):

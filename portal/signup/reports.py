@@ -20,7 +20,7 @@ from portal.extensions import db
 from portal.signup.attributes import ATTRIBUTES, EXPERIENCE_LEVELS, attribute_values, is_known
 from portal.signup.cohort import Candidate, Evaluation, TargetSpec, evaluate
 from portal.signup.countries import COUNTRIES
-from portal.signup.errors import InvalidQuery
+from portal.signup.errors import InvalidQuery, ProfilesForbidden
 from portal.signup.models import (
     SEAT_STATES,
     Application,
@@ -208,9 +208,11 @@ class QueueFilters:
     profiles: bool = True
 
 
-def queue_filters_from_query(programme: Programme, args: Mapping[str, str]) -> QueueFilters:
+def queue_filters_from_query(
+    programme: Programme, args: Mapping[str, str], *, profiles: bool = True
+) -> QueueFilters:
     """The API's application filters from a query string, each checked (InvalidQuery says
-    what is wrong)."""
+    what is wrong); an attribute filter only for those who see profiles (`profiles`)."""
     state = args.get("state", "")
     if state and state not in set(ApplicationState):
         raise InvalidQuery(f"state must be one of: {', '.join(ApplicationState)}.")
@@ -222,6 +224,11 @@ def queue_filters_from_query(programme: Programme, args: Mapping[str, str]) -> Q
     name, _, value = attribute.partition(":")
     if attribute and not is_known(name, value):
         raise InvalidQuery("attribute must look like career_stage:graduate (see the docs).")
+    if attribute and not profiles:
+        raise ProfilesForbidden(
+            "Filtering by attribute needs the programme-staff permission: only programme staff "
+            "see applicants' profiles."
+        )
     sort = args.get("sort", "waitlist")
     if sort not in SORTS:
         raise InvalidQuery(f"sort must be one of: {', '.join(SORTS)}.")
@@ -236,6 +243,7 @@ def queue_filters_from_query(programme: Programme, args: Mapping[str, str]) -> Q
         q=args.get("q", ""),
         sort=sort,
         plus_one=plus_one,
+        profiles=profiles,
     )
 
 

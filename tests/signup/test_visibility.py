@@ -1,7 +1,8 @@
 """Who sees what of an application: programme staff and admins see the applicant's profile
 (institution, country, career stage, collaborations, experience, data rights, answers); other
 staff see what a ticket needs (name, email, GitHub username, where the application stands) on
-every page and export they can reach, and none of the profile. Admins give the permission."""
+every page, export and API answer they can reach, and none of the profile. Admins give the
+permission."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.audit.models import AuditEntry
+from portal.auth import services as auth_services
 from portal.auth.models import User
 from portal.core.roles import Role
 from portal.extensions import db
@@ -143,6 +145,58 @@ def test_support_staff_see_no_profile_on_any_page_or_export_they_reach(
     assert "0 applications" in by_institution
     filtered = pages[f"/staff/signup/applications?programme={programme.id}&attribute=region:africa"]
     assert "2 applications" in filtered
+
+
+def _token(app: Any, user: User) -> str:
+    with app.app_context():
+        account = db.session.get(User, user.id)
+        assert account is not None
+        return auth_services.create_api_token(account, "script")
+
+
+def test_the_api_gives_support_staff_no_profile(app, client, profile, make_user):
+    programme = profile["programme"]
+    support = _token(app, make_user(Role.STAFF, tier=2, programme_staff=False))
+    runner = _token(app, make_user(Role.STAFF))
+    base = f"/api/v1/signup/programmes/{programme.id}"
+
+    def get(path: str, token: str) -> Any:
+        return client.get(base + path, headers={"Authorization": f"Bearer {token}"})
+
+    listed = get("/applications", support)
+    assert listed.status_code == 200
+    items = {item["full_name"]: item for item in listed.get_json()["items"]}
+    mine = items[PROFILE["full_name"]]
+    assert (mine["email"], mine["state"], mine["github_username"]) == (
+        "person1@example.org",
+        "admitted",
+        "person-1",
+    )
+    profile_keys = ["institution", "institution_type", "country", "career_stage", "data_rights"]
+    for key in [*profile_keys, "science_collaborations", "experience"]:
+        assert mine[key] is None, key
+    listing = client.get(
+        "/api/v1/signup/programmes", headers={"Authorization": f"Bearer {support}"}
+    )
+    for path, body in [
+        *[(path, get(path, support).get_data(as_text=True)) for path in ["", "/delegates"]],
+        ("/applications", listed.get_data(as_text=True)),
+        ("programmes", listing.get_data(as_text=True)),
+    ]:
+        assert not [secret for secret in SECRETS if secret in body], path
+        assert '"KE"' not in body, path
+    assert get("/applications?q=Observatory", support).get_json()["total"] == 0
+    assert get("", support).get_json()["composition"] is None
+    refused = get("/applications?attribute=region:africa", support)
+    assert refused.status_code == 403
+    assert "programme-staff permission" in refused.get_json()["reason"]
+
+    full = {i["full_name"]: i for i in get("/applications", runner).get_json()["items"]}
+    assert full[PROFILE["full_name"]]["country"] == "KE"
+    assert full[PROFILE["full_name"]]["institution"] == PROFILE["institution"]
+    assert get("/applications?attribute=region:africa", runner).get_json()["total"] == 1
+    assert get("/applications?q=Observatory", runner).get_json()["total"] == 1
+    assert get("", runner).get_json()["composition"]["targets"][0]["attribute"] == "region"
 
 
 @pytest.mark.parametrize(

@@ -148,7 +148,9 @@ def test_invalid_requests_are_refused_with_the_reason(app, make_user):
     broken = client.post(
         "/api/v1/tickets", data="{", headers={**headers, "Content-Type": "application/json"}
     )
-    assert (broken.status_code, broken.json["reason"]) == (400, "The body is not valid JSON.")
+    assert (broken.status_code, broken.json["reason"]) == (400, "The body is not a JSON object.")
+    listed = client.post("/api/v1/tickets", json=["subject"], headers=headers)
+    assert (listed.status_code, listed.json["reason"]) == (400, "The body is not a JSON object.")
     unknown_key = client.post(
         "/api/v1/tickets",
         json={"subject": "A fine subject", "description": "d", "category": "portal", "x": 1},

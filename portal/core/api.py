@@ -85,7 +85,7 @@ class Me(ResponseModel):
 
 # What each refusal means, as the contract describes it.
 ERROR_DESCRIPTIONS = {
-    400: "The request could not be read: it holds a NUL character or is not valid JSON.",
+    400: "The request could not be read: the body is not a JSON object, or a NUL character.",
     401: "No API token was sent, or it is not valid or has been revoked.",
     403: "The token's account may not do this.",
     404: "There is no such record (or page).",
@@ -200,15 +200,15 @@ def token_required(role: Role = Role.STAFF) -> Callable[[F], F]:
 
 
 def _json_body_required[V: Callable[..., Any]](view: V) -> V:
-    """Refuse a body that is not JSON before it is validated, so the reason says so instead of
-    listing every field as missing."""
+    """Refuse a body that is not a JSON object before it is validated, so the reason says so
+    instead of listing every field as missing."""
 
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if not request.is_json:
             return api_error(415, "Send a JSON object (Content-Type: application/json).")
-        if request.get_json(silent=True) is None:
-            return api_error(400, "The body is not valid JSON.")
+        if not isinstance(request.get_json(silent=True), dict):
+            return api_error(400, "The body is not a JSON object.")
         return view(*args, **kwargs)
 
     return wrapped  # type: ignore[return-value]
@@ -258,7 +258,8 @@ def me() -> Response:
 
 def openapi_document() -> dict[str, Any]:
     """The API's OpenAPI 3.1 document, generated from the endpoints declared with `operation`
-    (in an app context: it reads the app's routes)."""
+    (in an app context: it reads the app's routes, once per process, as every app built from
+    this code serves the same API)."""
     document: dict[str, Any] = spec.spec
     return document
 

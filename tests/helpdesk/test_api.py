@@ -89,7 +89,7 @@ def test_create_reply_and_escalate(app, api, people):
 
 def test_api_errors_say_what_was_wrong(app, api, people):
     number = file_ticket(app, people.delegate)
-    assert api("POST", "", "not an object").status_code == 422
+    assert api("POST", "", "not an object").status_code == 400
     invalid = api("POST", "", {"subject": "x", "category": "astrology", "description": ""})
     assert invalid.status_code == 422
     assert "category" in invalid.json["reason"]

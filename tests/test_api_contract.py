@@ -5,6 +5,7 @@ document (no 5xx, no answer the document does not allow, no endpoint open withou
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -94,7 +95,7 @@ def test_the_contract_is_published_without_a_token_and_covers_the_whole_api(app)
     # Every API route the app serves is in the document (only the document itself is not).
     declared = {(method.upper(), path) for method, path in _operations(document)}
     served = {
-        (method, rule.rule.replace("<int(min=1):", "{").replace("<", "{").replace(">", "}"))
+        (method, re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule))
         for rule in app.url_map.iter_rules()
         if rule.rule.startswith("/api/")
         for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}

@@ -165,17 +165,19 @@ def apply() -> ResponseReturnValue:
     )
 
 
-def _link_problem(reason: str) -> ResponseReturnValue:
-    return render_template("signup/link_problem.html", reason=reason, form=EmailLookupForm()), 400
+@bp.errorhandler(InvalidToken)
+def _link_problem(exc: InvalidToken) -> ResponseReturnValue:
+    """A damaged, foreign or expired link in any of these pages: why, and how to get a new one."""
+    return (
+        render_template("signup/link_problem.html", reason=exc.reason, form=EmailLookupForm()),
+        400,
+    )
 
 
 @bp.route("/verify/<token>")
 @public
 def verify(token: str) -> ResponseReturnValue:
-    try:
-        application = applying.verify_application(token)
-    except InvalidToken as exc:
-        return _link_problem(exc.reason)
+    application = applying.verify_application(token)
     flash(STATE_MESSAGES.get(application.state, "Your email is confirmed."), "success")
     return redirect(url_for("signup.status", token=links.status_token(application)))
 
@@ -214,20 +216,14 @@ def _status_page(application: Application, token: str, **extra: object) -> str:
 @bp.route("/status/<token>")
 @public
 def status(token: str) -> ResponseReturnValue:
-    try:
-        application = links.application_for_status_token(token)
-    except InvalidToken as exc:
-        return _link_problem(exc.reason)
+    application = links.application_for_status_token(token)
     return _status_page(application, token)
 
 
 @bp.route("/status/<token>/withdraw", methods=["POST"])
 @public
 def withdraw(token: str) -> ResponseReturnValue:
-    try:
-        application = links.application_for_status_token(token)
-    except InvalidToken as exc:
-        return _link_problem(exc.reason)
+    application = links.application_for_status_token(token)
     form = WithdrawForm()
     if not form.validate_on_submit():
         return _status_page(application, token, withdraw_form=form), 422
@@ -244,10 +240,7 @@ def withdraw(token: str) -> ResponseReturnValue:
 @public
 def notice_seen(token: str) -> ResponseReturnValue:
     """The holder of the status link has read the changed privacy notice shown there."""
-    try:
-        application = links.application_for_status_token(token)
-    except InvalidToken as exc:
-        return _link_problem(exc.reason)
+    application = links.application_for_status_token(token)
     form = StatusNoticeSeenForm()
     if form.validate_on_submit() and privacy.acknowledge_for_application(
         application.id, form.version.data or 0
@@ -261,10 +254,7 @@ def notice_seen(token: str) -> ResponseReturnValue:
 def answer_offer(token: str, answer: str) -> ResponseReturnValue:
     if answer not in ("accept", "decline"):
         abort(404)
-    try:
-        offer = links.offer_for_token(token)
-    except InvalidToken as exc:
-        return _link_problem(exc.reason)
+    offer = links.offer_for_token(token)
     application = offer.application
     status_url = url_for("signup.status", token=links.status_token(application))
     form = ConfirmForm()
@@ -295,10 +285,7 @@ def answer_offer(token: str, answer: str) -> ResponseReturnValue:
 @bp.route("/sponsor/<token>", methods=["GET", "POST"])
 @public
 def sponsor(token: str) -> ResponseReturnValue:
-    try:
-        sponsor_application, plus_one = links.sponsorship_for_token(token)
-    except InvalidToken as exc:
-        return _link_problem(exc.reason)
+    sponsor_application, plus_one = links.sponsorship_for_token(token)
     form = ConfirmForm()
     if form.validate_on_submit():
         answer = request.form.get("answer")

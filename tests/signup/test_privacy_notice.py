@@ -6,7 +6,6 @@ it."""
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +127,7 @@ def test_a_notice_published_while_the_form_was_open_is_accepted_anew(app, client
 
 
 def test_cohort_questions_are_optional_unless_the_programme_requires_them(
-    app, client, make_programme
+    app, client, make_programme, programme_staff
 ):
     programme = make_programme(mode="reviewed")
     page = client.get("/signup/").data.decode()
@@ -144,13 +143,19 @@ def test_cohort_questions_are_optional_unless_the_programme_requires_them(
         "",
     )
 
-    with app.app_context():
-        found = db.session.get(programmes.Programme, programme.id)
-        assert found is not None
-        programmes.save_programme(
-            programme.id,
-            replace(programmes.programme_fields(found), cohort_attributes_required=True),
-        )
+    required_by = programme_staff.submit(
+        f"/admin/signup/programmes/{programme.id}",
+        {
+            "name": "Programme 1",
+            "slug": programme.slug,
+            "total_capacity": "300",
+            "plus_one_capacity": "2",
+            "offer_lifetime_days": "7",
+            "accepting_applications": "y",
+            "cohort_attributes_required": "y",
+        },
+    )
+    assert required_by.status_code == 302
     required = client.get("/signup/").data.decode()
     for label in ["Type of institution", "Country where you work", "Career stage"]:
         assert f"{label} (optional)" not in required

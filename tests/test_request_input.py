@@ -83,3 +83,15 @@ def test_a_nul_byte_inside_a_json_body_is_refused_with_json(make_user, app):
     )
     assert response.status_code == 400
     assert "NUL" in response.get_json()["reason"]
+
+
+def test_a_page_number_in_other_digits_is_no_page_number(make_user, login):
+    # "²" is a digit to str.isdigit() but no number to int(): the list shows its first page.
+    admin = login(make_user(Role.ADMIN))
+    assert admin.get("/admin/users?page=²").status_code == 200
+
+
+@pytest.mark.parametrize("programme", ["9223372036854775808", str(MAX_ID + 1), "²", "-1"])
+def test_an_id_in_the_query_string_that_names_nothing_is_not_found(make_user, login, programme):
+    staff = login(make_user(Role.ADMIN))
+    assert staff.get(f"/staff/signup/applications?programme={programme}").status_code == 404

@@ -6,16 +6,18 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
-from flask import render_template, request
+from flask import abort, render_template, request
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 from werkzeug.datastructures import CombinedMultiDict, MultiDict
-from wtforms import Field, FileField, SelectMultipleField, widgets
+from wtforms import Field, FileField, IntegerField, SelectMultipleField, widgets
 from wtforms.csrf.core import CSRFTokenField
-from wtforms.fields.choices import Choice, SelectChoice
+from wtforms.fields.choices import Choice, SelectChoice, SelectFieldBase
 from wtforms.form import BaseForm
+from wtforms.validators import NumberRange, Optional
 
 from portal.core.errors import NotFound, UserError
+from portal.core.request_input import MAX_ID
 
 
 class PortalForm(FlaskForm):
@@ -23,7 +25,24 @@ class PortalForm(FlaskForm):
 
     The CSRF input is rendered without an id: a page with several forms would otherwise repeat
     `id="csrf_token"`, which is invalid HTML and confuses label lookups.
+
+    Two rules hold for every field of every form, whatever its own validators say: a choice
+    is one of the field's choices (WTForms' Optional would let a blank such as " " through as
+    "nothing chosen", to crash whatever reads it), and a whole number fits a database integer.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self:
+            if isinstance(field, SelectFieldBase):
+                field.validators = [
+                    Optional(strip_whitespace=False) if isinstance(v, Optional) else v
+                    for v in field.validators
+                ]
+            elif isinstance(field, IntegerField) and not any(
+                isinstance(v, NumberRange) and v.max is not None for v in field.validators
+            ):
+                field.validators = [*field.validators, NumberRange(-MAX_ID - 1, MAX_ID)]
 
     def show_refusal(self, refusal: UserError, field: str | None = None) -> None:
         """Put a service's refusal beside the field it names (or `field`), else above the form.
@@ -62,6 +81,16 @@ def form_page(template: str, form: FlaskForm, **context: Any) -> tuple[str, int]
     context.setdefault("form", form)
     status = 422 if form.errors or form.form_errors else 200
     return render_template(template, **context), status
+
+
+def pressed_button(*values: str, default: str) -> str:
+    """Which of a form's submit buttons (`name="action"`) sent it: one of `values`, or `default`
+    when none is named (a script, or Enter in a text box). Any other value is no button of the
+    form, and is refused rather than read as one of them."""
+    action = request.form.get("action", default)
+    if action not in values:
+        abort(400, description=f"Choose one of the form's buttons: {', '.join(values)}.")
+    return action
 
 
 def choices(pairs: Iterable[tuple[str, str]]) -> list[SelectChoice]:

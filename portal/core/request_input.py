@@ -24,6 +24,15 @@ class BoundedIntConverter(IntegerConverter):
         super().__init__(url_map, *args, **kwargs)
 
 
+def as_id(text: str | None) -> int | None:
+    """The id that `text` names: ASCII digits of a number a database integer can hold; None for
+    anything else, so that an absurd id finds nothing instead of overflowing the query."""
+    if not text or not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if number <= MAX_ID else None
+
+
 def _refuse_odd_input() -> None:
     if request.mimetype == "application/x-www-form-urlencoded":
         # Keep the raw body readable after the form is parsed (signed Slack requests need it).
@@ -36,7 +45,8 @@ def _refuse_odd_input() -> None:
         abort(400, description="The request contains a NUL character, which no field accepts.")
     for name in ("page", "per_page"):
         value = request.args.get(name, "")
-        if value.isdigit() and int(value) > MAX_PAGE:
+        # isascii: "²" is a digit to isdigit(), but not to int().
+        if value.isascii() and value.isdigit() and int(value) > MAX_PAGE:
             abort(404, description=f"There is no {name.replace('_', ' ')} {value}.")
 
 

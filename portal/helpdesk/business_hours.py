@@ -7,9 +7,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
 from itertools import pairwise
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
 import holidays
 
@@ -26,6 +26,18 @@ _RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
 class CalendarError(ValueError):
     """Opening hours that cannot be understood or are never open."""
+
+
+@cache
+def _timezone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def is_timezone(name: str) -> bool:
+    """Whether `name` is an IANA timezone, such as America/Phoenix. Looked up among the known
+    names: asking ZoneInfo to open an arbitrary name can fail in ways it does not promise (a
+    folder such as "America", a name too long for the file system)."""
+    return name in _timezone_names()
 
 
 @lru_cache(maxsize=64)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import joinedload, load_only
 
 from portal.auth.models import User
 from portal.core.enums import LabelledEnum
+from portal.core.request_input import as_id
 from portal.core.roles import SupportTier
 from portal.extensions import db
 from portal.helpdesk.models import Ticket
@@ -100,8 +101,8 @@ def _conditions(
         conditions.append(Ticket.priority == wanted.priority)
     if wanted.assignee == UNASSIGNED:
         conditions.append(Ticket.assignee_id.is_(None))
-    elif wanted.assignee.isdigit():
-        conditions.append(Ticket.assignee_id == int(wanted.assignee))
+    elif (assignee_id := as_id(wanted.assignee)) is not None:
+        conditions.append(Ticket.assignee_id == assignee_id)
     if wanted.q.strip():
         conditions.append(search_condition(wanted.q.strip()))
     return conditions

@@ -17,7 +17,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from portal.core.api import api_error
 from portal.core.db import utcnow
-from portal.core.request_input import MAX_ID
+from portal.core.request_input import as_id
 from portal.core.security import public
 from portal.core.urls import external_url
 from portal.extensions import csrf
@@ -102,11 +102,10 @@ def _button_click(payload: str) -> tuple[str, int, str] | None:
     if not (isinstance(action, dict) and isinstance(slack_user, str)):
         return None
     action_id, value = action.get("action_id"), action.get("value")
-    if not (isinstance(action_id, str) and isinstance(value, str) and value.isdecimal()):
+    number = as_id(value) if isinstance(value, str) else None
+    if not isinstance(action_id, str) or number is None:
         return None
-    number = int(value)
-    # A number no ticket can have is no ticket, without asking the database about it.
-    return (action_id, number, slack_user) if number <= MAX_ID else None
+    return action_id, number, slack_user
 
 
 @bp.route("/interactions", methods=["POST"])

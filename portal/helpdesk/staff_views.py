@@ -13,7 +13,8 @@ from flask_login import current_user
 from portal.auth.forms import ConfirmForm
 from portal.core.db import utcnow
 from portal.core.errors import UserError
-from portal.core.forms import PortalForm, choices, form_page
+from portal.core.forms import PortalForm, choices, form_page, pressed_button
+from portal.core.request_input import as_id
 from portal.core.roles import SupportTier
 from portal.core.security import admin_required, staff_required
 from portal.helpdesk import attachments, dashboard, queries, settings, sla, staff, tickets
@@ -157,15 +158,12 @@ def ticket(number: int) -> ResponseReturnValue:
 @staff_required
 def reply(number: int) -> ResponseReturnValue:
     form = StaffReplyForm(canned=_canned_choices())
-    action = request.form.get("action", "reply")
+    action = pressed_button("reply", "note", "canned", default="reply")
     if action == "canned":
         # Without JavaScript, "Insert" puts the chosen canned text into the message box.
         ticket = _ticket_or_404(number)
-        chosen = (
-            settings.canned_reply_for(current_user, int(form.canned.data))
-            if (form.canned.data or "").isdigit()
-            else None
-        )
+        canned_id = as_id(form.canned.data)
+        chosen = settings.canned_reply_for(current_user, canned_id) if canned_id else None
         if chosen is not None:
             form.body.data = "\n\n".join(
                 p for p in (form.body.data or "", chosen.body) if p.strip()

@@ -21,7 +21,7 @@ from portal.auth.forms import ConfirmForm
 from portal.cli import register_demo_seeder
 from portal.core.api import register_api_blueprint
 from portal.core.errors import NotFound, UserError
-from portal.core.forms import form_page
+from portal.core.forms import form_page, pressed_button
 from portal.core.security import delegate_required
 from portal.core.templating import add_nav_item
 from portal.extensions import limiter
@@ -72,7 +72,7 @@ def new() -> ResponseReturnValue:
     if request.method == "GET" and request.args.get("subject"):
         form.subject.data = request.args["subject"][:200]
     # "Search the documentation" (the page's no-JavaScript way to get suggestions) only looks.
-    if request.method == "POST" and request.form.get("action") == "suggest":
+    if request.method == "POST" and pressed_button("suggest", "file", default="file") == "suggest":
         return render_template(
             "helpdesk/new_ticket.html",
             form=form,

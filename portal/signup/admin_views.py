@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 
-from portal.core.forms import form_page
+from portal.core.forms import form_page, pressed_button
 from portal.core.security import admin_required, programme_staff_required
 from portal.core.templating import portal_zone, to_local
 from portal.extensions import db
@@ -189,7 +189,7 @@ def privacy_notice(programme_id: int) -> ResponseReturnValue:
         }
     )
     if form.validate_on_submit():
-        publish = request.form.get("action") == "publish"
+        publish = pressed_button("save", "publish", default="save") == "publish"
         try:
             saved = privacy.save_notice(programme.id, _notice_values(form), publish=publish)
         except SignupError as exc:

@@ -32,6 +32,7 @@ from wtforms.validators import (
 from wtforms.widgets import HiddenInput
 
 from portal.core.forms import CachedOptionsSelect, MultiCheckboxField, PortalForm, choices
+from portal.core.request_input import as_id
 from portal.signup.attributes import (
     ATTRIBUTES,
     CAREER_STAGES,
@@ -193,7 +194,8 @@ class ApplicationForm(PortalForm):
         raw = (self.privacy_notice_version.data or "").strip()
         if not raw:
             return None
-        return int(raw) if raw.isdigit() and len(raw) < 10 else 0
+        version = as_id(raw)
+        return version if version is not None else 0
 
     def validate_data_rights_basis(self, field: Field) -> None:
         if self.data_rights.data in ("yes", "not_sure") and not (field.data or "").strip():
@@ -223,7 +225,8 @@ class IdListField(Field):
     """The ids of the rows ticked in a table (any number of `ids` inputs)."""
 
     def process_formdata(self, valuelist: list[Any]) -> None:
-        self.data = [int(value) for value in valuelist if str(value).isdigit()]
+        ids = (as_id(str(value)) for value in valuelist)
+        self.data = [number for number in ids if number is not None]
 
     def _value(self) -> str:
         return ""
@@ -315,7 +318,7 @@ class QueueFilterForm(PortalForm):
         wave = value("wave")
         return QueueFilters(
             programme_id=self.programme_id,
-            wave_id=int(wave) if wave.isdigit() else None,
+            wave_id=as_id(wave),
             state=value("state"),
             attribute=value("attribute") if self.profiles else "",
             q=value("q"),

@@ -28,7 +28,8 @@ from flask_login import current_user
 
 from portal.auth.forms import ConfirmForm
 from portal.core.db import utcnow
-from portal.core.forms import form_page
+from portal.core.forms import form_page, pressed_button
+from portal.core.request_input import as_id
 from portal.core.security import programme_staff_required, staff_required
 from portal.core.templating import add_nav_item
 from portal.extensions import db
@@ -62,9 +63,10 @@ def _programme() -> Programme | None:
     """The programme chosen with ?programme=<id>, or the newest one."""
     raw = request.args.get("programme", "")
     if raw:
-        if not raw.isdigit():
+        programme_id = as_id(raw)
+        if programme_id is None:
             abort(404)
-        return db.get_or_404(Programme, int(raw))
+        return db.get_or_404(Programme, programme_id)
     return queries.newest_programme()
 
 
@@ -278,7 +280,8 @@ def cohort_run(run_id: int) -> ResponseReturnValue:
     form = CohortAdmitForm()
     selected: list[int] | None = None
     if request.method == "POST":
-        if form.validate_on_submit() and request.form.get("action") == "admit":
+        admit = pressed_button("admit", "compare", default="compare") == "admit"
+        if form.validate_on_submit() and admit:
             result = selection.admit_selection(
                 run.id, form.ids.data, current_user, form.note.data or ""
             )
@@ -306,15 +309,12 @@ def provisioning_status(programme_id: int) -> ResponseReturnValue:
     programme = db.get_or_404(Programme, programme_id)
     form = ConfirmForm()
     if form.validate_on_submit():
-        action = request.form.get("action")
-        if action == "retry":
+        if pressed_button("retry", "invite", default="") == "retry":
             count = provisioning.retry_failed(programme.id)
             flash(f"Sent {count} failed GitHub calls again.", "success")
-        elif action == "invite":
+        else:
             count = provisioning.invite_missing(programme.id)
             flash(f"Queued {count} invitations.", "success")
-        else:
-            abort(400, description="Choose to retry failed calls or to invite missing delegates.")
         return redirect(url_for("signup_staff.provisioning_status", programme_id=programme.id))
     return render_template(
         "signup/staff/provisioning.html",

@@ -271,7 +271,7 @@ def test_failed_sign_ins_are_limited_per_client_address(app, client, make_user):
     assert statuses == [422, 422, 422, 429]
     blocked = client.submit("/auth/login", {"email": user.email, "password": PASSWORD})
     assert blocked.status_code == 429
-    assert b"Too many attempts" in blocked.data
+    assert b"Too many attempts from your address. Try again in" in blocked.data
     assert 0 < int(blocked.headers["Retry-After"]) <= 60
 
 

@@ -4,11 +4,16 @@ and JSON errors with a reason for API paths."""
 from __future__ import annotations
 
 import logging
+import math
+import time
 
 from flask import Flask, flash, jsonify, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, TooManyRequests
+
+from portal.core.templating import format_wait
+from portal.extensions import limiter
 
 log = logging.getLogger("portal.errors")
 
@@ -86,6 +91,14 @@ def error_response(status: int, reason: str, name: str | None = None) -> Respons
     return render_template("error.html", status=status, reason=reason), status
 
 
+def _seconds_until_allowed() -> int:
+    """When the rate limit that refused this request lets the next one through."""
+    refusing = limiter.current_limit
+    if refusing is None:
+        return 60
+    return max(1, math.ceil(refusing.reset_at - time.time()))
+
+
 def init_error_handlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError) -> ResponseReturnValue:
@@ -107,6 +120,10 @@ def init_error_handlers(app: Flask) -> None:
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
         custom = error.description and error.description != type(error).description
         reason = error.description if custom else MESSAGES.get(status, error.description or "")
+        wait = _seconds_until_allowed() if isinstance(error, TooManyRequests) else None
+        if wait is not None:
+            # The limit itself ("10 per 1 minute") tells a person less than when to come back.
+            reason = f"Too many attempts from your address. Try again in {format_wait(wait)}."
         response = make_response(
             error_response(status, str(reason), error.name.lower().replace(" ", "_"))
         )
@@ -115,8 +132,8 @@ def init_error_handlers(app: Flask) -> None:
         for name, value in error.get_headers():
             if name.lower() != "content-type":
                 response.headers.setdefault(name, value)
-        if status == 429:
-            response.headers.setdefault("Retry-After", "60")
+        if wait is not None:
+            response.headers.setdefault("Retry-After", str(wait))
         return response
 
     @app.errorhandler(Exception)

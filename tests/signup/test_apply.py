@@ -209,6 +209,24 @@ def test_one_application_per_person_without_the_form_telling_who_applied(
     assert "/signup/status/" in mailbox.text(latest)
 
 
+def test_the_form_mails_one_address_only_a_few_times_an_hour(app, make_programme):
+    """Every answer of the form sends an email to the address typed: no one can flood an
+    inbox with it, from however many addresses."""
+    app.config["MAIL_RECIPIENT_RATE_LIMIT"] = "2 per hour"
+    make_programme(mode="reviewed")
+    statuses = [
+        app.test_client()
+        .submit(
+            "/signup/",
+            form_data(n, email="inbox@example.org"),
+            environ_base={"REMOTE_ADDR": f"198.51.100.{n}"},
+        )
+        .status_code
+        for n in range(3)
+    ]
+    assert statuses == [200, 200, 429]
+
+
 def test_every_refusal_that_does_not_depend_on_who_applied_comes_first(app, client, make_programme):
     make_programme(mode="reviewed")
     client.submit("/signup/", form_data(1))

@@ -115,6 +115,7 @@ def load_config(
         "PORTAL_PROXY_HOPS": _int("PORTAL_PROXY_HOPS", 0),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Failed sign-ins per client address (successful ones do not count).
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour"),
         # Per email address, a backoff rather than a lock (portal/auth/backoff.py): after this
         # many wrong passwords each try waits, from the base doubling up to the ceiling, so an

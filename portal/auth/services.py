@@ -313,6 +313,21 @@ def set_role(user: User, role: Role, tier: SupportTier | None) -> User:
         return user
 
 
+def set_programme_staff(user: User, allowed: bool) -> User:
+    """Give a staff account the programme-staff permission, or take it away (admins hold it
+    whatever the flag says; other roles cannot hold it)."""
+    with transaction():
+        before = {"programme_staff": user.programme_staff}
+        user.programme_staff = allowed and user.is_staff
+        record_change(
+            AuditAction.ROLE_CHANGED,
+            target=f"user:{user.id}",
+            before=before,
+            after={"programme_staff": user.programme_staff},
+        )
+        return user
+
+
 def set_active(user: User, active: bool) -> User:
     """Deactivate or reactivate an account; deactivation signs it out everywhere."""
     with transaction():
@@ -335,21 +350,6 @@ def promote_to_delegate(user: User) -> None:
     with transaction():
         if user.role == Role.APPLICANT:
             user.role = Role.DELEGATE
-def set_programme_staff(user: User, allowed: bool) -> User:
-    """Give a staff account the programme-staff permission, or take it away (admins hold it
-    whatever the flag says; other roles cannot hold it)."""
-    with transaction():
-        before = {"programme_staff": user.programme_staff}
-        user.programme_staff = allowed and user.is_staff
-        record_change(
-            AuditAction.ROLE_CHANGED,
-            target=f"user:{user.id}",
-            before=before,
-            after={"programme_staff": user.programme_staff},
-        )
-        return user
-
-
             record_audit(
                 AuditAction.ROLE_CHANGED,
                 target=f"user:{user.id}",

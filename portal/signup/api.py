@@ -92,12 +92,17 @@ def applications(programme_id: int, query: ApplicationQuery) -> Response:
         query.model_dump(exclude={"page", "per_page"}),
         profiles=profiles,
     )
-    result = reports.export_application_page(filters, query.page, query.per_page)
+    result = reports.export_application_page(
+        filters,
+        query.page,
+        query.per_page,
+        lambda application: ApplicationItem.of(application, profile=profiles),
+    )
     body = ApplicationPage(
-        items=[ApplicationItem.of(a, profile=profiles) for a in result.items],
+        items=result.items,
         page=query.page,
         per_page=query.per_page,
-        total=result.total or 0,
+        total=result.total,
         pages=result.pages,
     )
     return answer(body)

@@ -4,13 +4,13 @@ against the targets, the review queue's filters, and the JSON shape of an applic
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import Select, and_, case, exists, func, not_, or_, select
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
 from portal.audit import AuditAction, record_audit
@@ -319,19 +319,38 @@ def application_query(filters: QueueFilters) -> Select[Application]:
     return query.order_by(*SORTS.get(filters.sort, SORTS["waitlist"]))
 
 
-def export_application_page(filters: QueueFilters, page: int, per_page: int) -> Pagination:
+@dataclass(frozen=True)
+class ExportedPage[T]:
+    """One page of applications, each already turned into what the reader receives."""
+
+    items: list[T]
+    total: int
+    pages: int
+
+
+def export_application_page[T](
+    filters: QueueFilters, page: int, per_page: int, present: Callable[[Application], T]
+) -> ExportedPage[T]:
     """One page of the API's application list. Scripts read applications in bulk this way,
-    which hands out personal data, so each page read is recorded in the audit log."""
+    which hands out personal data, so each page read is recorded in the audit log.
+
+    Each application is presented inside the unit of work: after its commit the rows would be
+    expired and read again one by one.
+    """
+    query = application_query(filters).options(
+        selectinload(Application.collaborations),
+        joinedload(Application.programme),
+        joinedload(Application.wave),
+    )
     with transaction():
-        result = db.paginate(
-            application_query(filters), page=page, per_page=per_page, error_out=False
-        )
+        result = db.paginate(query, page=page, per_page=per_page, error_out=False)
+        items = [present(application) for application in result.items]
         record_audit(
             AuditAction.APPLICATIONS_EXPORTED,
             target=f"programme:{filters.programme_id}",
-            after={"page": page, "per_page": per_page, "applications": len(result.items)},
+            after={"page": page, "per_page": per_page, "applications": len(items)},
         )
-        return result
+    return ExportedPage(items=items, total=result.total or 0, pages=result.pages)
 
 
 def attribute_filter_choices() -> list[tuple[str, str]]:

@@ -8,7 +8,7 @@ import re
 from itertools import product
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from portal.auth import services as auth_services
 from portal.auth.models import User
@@ -285,3 +285,32 @@ def test_the_experience_filter_agrees_with_the_experience_attribute(app, make_pr
             )
             found = {a.id for a in db.session.scalars(query)}
             assert found == {a.id for a in everyone if overall_experience(a) == level}, level
+
+
+def _queries_for(app, client, path: str, token: str) -> int:
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert _get(client, path, token).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return len(statements)
+
+
+def test_the_api_application_page_reads_a_fixed_number_of_queries(
+    app, client, token, make_programme, submit
+):
+    programme = make_programme(capacity=50)
+    path = f"/api/v1/signup/programmes/{programme.id}/applications?per_page=200"
+    submit(programme, 1)
+    few = _queries_for(app, client, path, token)
+    for n in range(2, 22):
+        submit(programme, n, science_collaborations=["desc", "galaxies"])
+    many = _queries_for(app, client, path, token)
+    assert many <= few, f"{few} queries for 1 application, {many} for 21"

@@ -81,10 +81,10 @@ def seed_people(connection: Connection, delegates: int, staff: int) -> People:
     with connection.cursor() as cursor:
         with cursor.copy(
             "COPY user_account (email, full_name, password_hash, role, support_tier,"
-            " email_verified_at, active, auth_version, created_at) FROM STDIN"
+            " programme_staff, email_verified_at, active, auth_version, created_at) FROM STDIN"
         ) as copy:
             for email, name, role, tier in rows:
-                copy.write_row((email, name, password_hash, role, tier, now, True, 1, now))
+                copy.write_row((email, name, password_hash, role, tier, False, now, True, 1, now))
         cursor.execute(
             "SELECT id, email, role, support_tier FROM user_account"
             " WHERE email LIKE 'delegate%%' OR email LIKE 'staff%%' ORDER BY id"

@@ -87,6 +87,7 @@ def application(number: int) -> list[tuple[str, str]]:
         ("preferred_language", "en"),
         ("plus_one_sponsor", ""),
         ("accept_guidelines", "y"),
+        ("accept_privacy", "y"),
     ]
 
 
@@ -414,7 +415,11 @@ def crash_drill(sizes: Sizes, workdir: Path) -> dict[str, Any]:
             asyncio.run(warm_up(portal.base_url, 20))
 
             async def drill(submitted: list[int]) -> None:
+                # Bounded: a burst whose applications all fail must end the drill, not hang it.
+                deadline = time.monotonic() + 300
                 while len(submitted) < sizes.applicants // 3:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"only {len(submitted)} applications went through")
                     await asyncio.sleep(0.05)
                 assert portal.web is not None
                 assert portal.worker is not None

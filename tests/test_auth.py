@@ -191,7 +191,7 @@ def test_next_redirect_only_goes_to_this_site(client, make_user):
     token = client.csrf_token("/auth/login")
     data = {"email": user.email, "password": PASSWORD, "csrf_token": token}
     response = client.post("/auth/login?next=https://evil.example/steal", data=data)
-    assert response.headers["Location"] == "/"
+    assert response.headers["Location"] == "/staff/tickets/"
     client.submit("/auth/logout", form_url="/")
     token = client.csrf_token("/auth/login")
     data["csrf_token"] = token
@@ -433,3 +433,21 @@ def test_a_password_change_ends_the_other_sessions_and_keeps_this_one(app, make_
     assert response.status_code == 302
     assert laptop.get("/account/").status_code == 200
     assert phone.get("/account/").status_code == 302
+
+
+def test_staff_land_on_their_queue_and_delegates_on_the_home_page(app, make_user):
+    for role, tier, landing in [
+        (Role.STAFF, 2, "/staff/tickets/"),
+        (Role.ADMIN, None, "/staff/tickets/"),
+        (Role.DELEGATE, None, "/"),
+    ]:
+        client = app.test_client()
+        response = client.sign_in(make_user(role, tier=tier).email)
+        assert response.headers["Location"] == landing, role
+    asked = app.test_client()
+    response = asked.submit(
+        "/auth/login?next=/account/",
+        {"email": make_user(Role.STAFF, tier=1).email, "password": PASSWORD},
+        form_url="/auth/login",
+    )
+    assert response.headers["Location"] == "/account/"

@@ -35,7 +35,7 @@ from portal.auth.forms import (
 )
 from portal.auth.models import User
 from portal.core.forms import form_page
-from portal.core.security import public, signed_in_required, staff_required
+from portal.core.security import landing_page, public, signed_in_required, staff_required
 from portal.core.templating import add_nav_item
 from portal.core.tokens import InvalidToken
 from portal.core.urls import external_url, is_safe_next
@@ -107,9 +107,15 @@ def _github() -> FlaskOAuth2App:
     return client
 
 
+def _landing(user: User, target: str | None) -> ResponseReturnValue:
+    """The page asked for (if it is on this site), else the account's landing page."""
+    if is_safe_next(target):
+        return redirect(target)
+    return redirect(landing_page(user) or url_for("pages.home"))
+
+
 def _redirect_after_login() -> ResponseReturnValue:
-    target = request.args.get("next") or request.form.get("next")
-    return redirect(target if is_safe_next(target) else url_for("pages.home"))
+    return _landing(current_user, request.args.get("next") or request.form.get("next"))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -264,7 +270,7 @@ def github_callback() -> ResponseReturnValue:
     if signed_in is None:
         _start_session(user)
     flash(f"Signed in with GitHub as {identity.login}.", "success")
-    return redirect(target if is_safe_next(target) else url_for("pages.home"))
+    return _landing(user, target)
 
 
 @account_bp.route("/", methods=["GET", "POST"])

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, Response, abort, g, request
+from flask import Flask, Response, abort, current_app, g, request, url_for
 from flask_login import current_user
 
 from portal.core.roles import Permission, Role
@@ -98,6 +98,21 @@ def permission_required(permission: Permission) -> Callable[[F], F]:
         Role.STAFF,
         required_permission=permission,
     )
+
+
+def set_landing_page(app: Flask, role: Role, endpoint: str) -> None:
+    """Where accounts with at least `role` land after signing in when no page asked for it
+    (staff on their queue, rather than on the page made for applicants)."""
+    app.extensions.setdefault("portal.landing", {})[role] = endpoint
+
+
+def landing_page(user: Any) -> str | None:
+    """The landing page of the highest role `user` holds that a feature registered, if any."""
+    pages: dict[Role, str] = current_app.extensions.get("portal.landing", {})
+    for role in sorted(pages, key=lambda role: role.rank, reverse=True):
+        if user.has_role(role):
+            return url_for(pages[role])
+    return None
 
 
 def public[V: Callable[..., Any]](view: V) -> V:

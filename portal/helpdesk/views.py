@@ -22,7 +22,8 @@ from portal.cli import register_demo_seeder
 from portal.core.api import register_api_blueprint
 from portal.core.errors import NotFound, UserError
 from portal.core.forms import form_page, pressed_button
-from portal.core.security import delegate_required
+from portal.core.roles import Role
+from portal.core.security import delegate_required, set_landing_page
 from portal.core.templating import add_nav_item
 from portal.extensions import limiter
 from portal.helpdesk import (
@@ -225,6 +226,7 @@ def init_app(app: Flask) -> None:
     register_api_blueprint(app, api.bp)
     add_nav_item(app, "helpdesk.index", "Help desk", "delegate", order=60)
     add_nav_item(app, "helpdesk_staff.queue", "Ticket queue", "staff", order=65)
+    set_landing_page(app, Role.STAFF, "helpdesk_staff.queue")
     register_job(app, "helpdesk.sla_sweep", 30, sweep.run_sla_sweep)
     register_job(app, "helpdesk.close_resolved", 900, sweep.close_resolved_tickets)
     register_demo_seeder(app, 30, demo.seed_demo_tickets)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, cast
-
 from authlib.integrations.flask_client import FlaskOAuth2App, OAuth
 from flask import (
     Blueprint,
@@ -35,6 +32,7 @@ from portal.auth.forms import (
 )
 from portal.auth.models import User
 from portal.core.forms import form_page
+from portal.core.limits import mail_sending_limits
 from portal.core.security import landing_page, public, signed_in_required, staff_required
 from portal.core.templating import add_nav_item
 from portal.core.tokens import InvalidToken
@@ -53,42 +51,6 @@ def _sign_in_failed(response: Response) -> bool:
     # Only refused sign-ins count against a client address: many people signing in from one
     # address (a workshop behind a campus router) are not an attack.
     return response.status_code == 422
-
-
-def _mail_limit() -> str:
-    return str(current_app.config["MAIL_RATE_LIMIT"])
-
-
-def _mail_recipient_limit() -> str:
-    return str(current_app.config["MAIL_RECIPIENT_RATE_LIMIT"])
-
-
-def _mail_recipient_key() -> str:
-    return "mail-to:" + request.form.get("email", "").strip().lower()
-
-
-def _mail_was_sent(response: Response) -> bool:
-    # These forms answer 200 ("check your email") exactly when they send; a rejected form
-    # sends nothing and so does not count.
-    return response.status_code == 200
-
-
-def mail_recipient_limit[V: Callable[..., Any]](view: V) -> V:
-    """Limit a form that sends an email to the address in its `email` field per recipient, so
-    that no one can flood an inbox from many client addresses."""
-    per_recipient = limiter.limit(
-        _mail_recipient_limit,
-        methods=["POST"],
-        key_func=_mail_recipient_key,
-        deduct_when=_mail_was_sent,
-    )
-    return cast(V, per_recipient(view))
-
-
-def mail_sending_limits[V: Callable[..., Any]](view: V) -> V:
-    """Limit a form that sends an email per client address and per recipient (its `email`)."""
-    per_address = limiter.limit(_mail_limit, methods=["POST"], deduct_when=_mail_was_sent)
-    return cast(V, per_address(mail_recipient_limit(view)))
 
 
 def _start_session(user: User, remember: bool = False) -> None:

@@ -17,6 +17,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
+from portal.core.limits import mail_limit
 from portal.core.security import public, signed_in_required
 from portal.core.tokens import InvalidToken
 from portal.extensions import limiter
@@ -33,17 +34,13 @@ ASKED = (
 )
 
 
-def _mail_limit() -> str:
-    # Asking sends an email: limited per client address like the other forms that send mail.
-    return str(current_app.config["MAIL_RATE_LIMIT"])
-
-
 def _asked(email: str) -> None:
     flash(ASKED.format(email=email, hours=current_app.config["PRIVACY_EXPORT_LINK_HOURS"]), "info")
 
 
 @bp.route("/export", methods=["POST"])
-@limiter.limit(_mail_limit, methods=["POST"])
+# Asking sends an email: limited per client address like the other forms that send mail.
+@limiter.limit(mail_limit, methods=["POST"])
 @signed_in_required
 def request_export() -> ResponseReturnValue:
     if ExportRequestForm().validate_on_submit():
@@ -53,7 +50,7 @@ def request_export() -> ResponseReturnValue:
 
 
 @bp.route("/export/status/<token>", methods=["POST"])
-@limiter.limit(_mail_limit, methods=["POST"])
+@limiter.limit(mail_limit, methods=["POST"])
 @public
 def request_export_by_status(token: str) -> ResponseReturnValue:
     if ExportRequestForm().validate_on_submit():

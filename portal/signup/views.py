@@ -12,10 +12,10 @@ from werkzeug.datastructures import MultiDict
 
 from portal.auth.forms import ConfirmForm
 from portal.auth.models import User
-from portal.auth.views import mail_recipient_limit
 from portal.cli import register_bootstrap_step, register_demo_seeder
 from portal.core.db import utcnow
 from portal.core.forms import form_page
+from portal.core.limits import mail_recipient_limit
 from portal.core.security import public, signed_in_required
 from portal.core.templating import add_nav_item
 from portal.core.tokens import InvalidToken
